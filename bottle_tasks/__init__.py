@@ -1,0 +1,1 @@
+"""claude-bottle: Claude Code agents in sandboxes, each bottle a doit task graph."""

@@ -1,0 +1,68 @@
+"""plan:<agent> — resolve manifests into plan.json and show the preflight.
+
+    manifests (agent, bottle chain, skills) + host env names + options
+        └─> plan:A  ──writes──> state/<slug>/plan.json ──file_dep──> every later stage of A
+
+The task always runs (it is cheap and its output is the preflight), but it
+rewrites plan.json only when the plan changed, so downstream stages stay up
+to date unless something they depend on really moved.
+"""
+from __future__ import annotations
+
+import sys
+
+from .. import invocation
+from ..actions import action
+from ..errors import BottleError
+from ..fsutil import write_if_changed
+from ..graph import agents, plan_path
+from ..locks import hold_slug_lock
+from .common import broken, group
+
+__all__ = ["task_plan", "write_plan"]
+
+DOC = "resolve an agent's manifests into plan.json and print the preflight"
+
+
+def _confirm(agent: str) -> None:
+    try:
+        answer = input(f"start {agent} with this plan? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise BottleError(f"start of {agent} cancelled; nothing was built or started")
+
+
+def write_plan(slug: str, plan_json: str, preflight: str, confirm: bool) -> None:
+    hold_slug_lock(slug)
+    write_if_changed(plan_path(slug), plan_json, 0o600)
+    print(preflight, flush=True)
+    if confirm and sys.stdin.isatty():
+        _confirm(slug)
+
+
+def _wants_confirmation(agent: str) -> bool:
+    targets = invocation.requested_targets()
+    if "start" not in targets and f"start:{agent}" not in targets:
+        return False
+    return "--yes" not in invocation.start_flags(agent) and "-y" not in invocation.start_flags(agent)
+
+
+def task_plan():
+    from ..preflight import format_preflight
+
+    yield group("plan", DOC)
+    for entry in agents():
+        if entry.plan is None:
+            yield broken(entry, DOC)
+            continue
+        plan = entry.plan
+        yield {
+            "name": entry.name,
+            "doc": DOC,
+            "actions": [action(write_plan, plan.slug, plan.to_json(), format_preflight(plan),
+                               _wants_confirmation(entry.name))],
+            "targets": [str(plan_path(plan.slug))],
+            "uptodate": [False],
+            "verbosity": 2,
+        }

@@ -1,0 +1,20 @@
+"""The whole task graph in one namespace, for dodo.py and the ``bottle`` script."""
+from __future__ import annotations
+
+from .graph import doit_config
+from .stages.build import task_build
+from .stages.ca import task_ca
+from .stages.lifecycle import task_active, task_cleanup
+from .stages.plan import task_plan
+from .stages.provision import task_provision
+from .stages.render import task_render
+from .stages.start import task_start
+from .stages.stop import task_stop
+from .stages.up import task_up
+
+__all__ = [
+    "DOIT_CONFIG", "task_active", "task_build", "task_ca", "task_cleanup", "task_plan",
+    "task_provision", "task_render", "task_start", "task_stop", "task_up",
+]
+
+DOIT_CONFIG = doit_config()

@@ -1,0 +1,190 @@
+"""DLP on what the client sends: URL, headers and body.
+
+Bottle tokens and placeholders bound for a host they do not belong to are
+always blocked. detect-secrets findings follow the route's policy
+(block | redact | log). Bodies above the scan cap are refused under block and
+redact; under log they stream through a chunk scanner.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Iterable
+
+from mitmproxy import http
+
+from ..decide import CLIENT_CREDENTIAL_HEADERS, Verdict
+from ..dlp import Finding, KnownSecret, StreamScanner, find_secrets, redact_text, scan_text
+from ..routes import Route, normalise_host
+from ..state import EgressState
+from .common import DLP, block, facts_for, route_of, settled
+
+__all__ = ["Dlp", "DEFAULT_MAX_BYTES"]
+
+log = logging.getLogger(__name__)
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+
+
+def _exempt_headers(route: Route | None) -> set[str]:
+    # Headers the credentials addon strips never reach the upstream, so
+    # placeholders in them are expected rather than leaks.
+    names = {"proxy-authorization"}
+    if route is not None and route.auth is not None:
+        names.update(h.lower() for h in CLIENT_CREDENTIAL_HEADERS)
+        names.add(route.auth.header_name.lower())
+    return names
+
+
+class Dlp:
+    def __init__(self, state: EgressState, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.state = state
+        self.max_bytes = max_bytes
+
+    def _record(self, flow: http.HTTPFlow, where: str, findings: Iterable[Finding]) -> None:
+        entries = flow.metadata.setdefault(DLP, [])
+        for f in findings:
+            entries.append({"where": where, "kind": f.kind, "line": f.line_no, "fingerprint": f.fingerprint})
+
+    def _exfil(self, flow: http.HTTPFlow, where: str, findings: list[Finding]) -> bool:
+        host = normalise_host(flow.request.host)
+        stolen = [f for f in findings if f.owners and host not in f.owners]
+        if not stolen:
+            return False
+        f = stolen[0]
+        self._record(flow, where, stolen)
+        block(
+            flow,
+            Verdict.block(
+                "exfil",
+                f"the request {where} carries the {f.kind} for {f.name or 'a bottle credential'}, "
+                f"which belongs to {', '.join(sorted(f.owners))}, not {flow.request.host}",
+                route_of(flow),
+            ),
+        )
+        return True
+
+    def _apply(self, flow: http.HTTPFlow, where: str, findings: list[Finding], redact: Callable[[], None]) -> None:
+        """Policy for detector findings (bottle secrets to their own host pass)."""
+        detected = [f for f in findings if not f.owners]
+        if not detected:
+            return
+        self._record(flow, where, detected)
+        route = route_of(flow)
+        policy = route.dlp if route else "block"
+        if policy == "block":
+            kinds = ", ".join(sorted({f.kind for f in detected}))
+            block(flow, Verdict.block("dlp", f"the request {where} contains a secret ({kinds})", route))
+        elif policy == "redact":
+            redact()
+        else:
+            log.info("egress dlp: %s on %s %s (%s)", flow.request.host, where, detected[0].kind, policy)
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if settled(flow):
+            return
+        secrets = self.state.secrets
+        route = route_of(flow)
+        req = flow.request
+
+        url_findings = scan_text(req.path, secrets)
+        if self._exfil(flow, "URL", url_findings):
+            return
+
+        def redact_url() -> None:
+            req.path = redact_text(req.path, [])[0]
+
+        self._apply(flow, "URL", url_findings, redact_url)
+        if settled(flow):
+            return
+
+        exempt = _exempt_headers(route)
+        for name, value in list(req.headers.items(multi=True)):
+            if name.lower() in exempt:
+                continue
+            findings = scan_text(f"{name}: {value}", secrets)
+            if not findings:
+                continue
+            if self._exfil(flow, f"header {name}", findings):
+                return
+
+            def redact_header(name: str = name, value: str = value) -> None:
+                values = req.headers.get_all(name)
+                req.headers.set_all(name, [redact_text(v, [])[0] if v == value else v for v in values])
+
+            self._apply(flow, f"header {name}", findings, redact_header)
+            if settled(flow):
+                return
+
+        size = _declared_length(req)
+        if size is not None and size > self.max_bytes or req.stream:
+            policy = route.dlp if route else "block"
+            if policy != "log":
+                block(flow, Verdict.block(
+                    "dlp",
+                    f"the request body ({size if size is not None else 'streamed'} bytes) is larger than the "
+                    f"{self.max_bytes}-byte DLP scan limit, and {flow.request.host} uses dlp: {policy}",
+                    route,
+                ))
+                return
+            req.stream = self._stream_scanner(flow, secrets)
+
+    def _stream_scanner(self, flow: http.HTTPFlow, secrets: tuple[KnownSecret, ...]) -> Callable[[bytes], bytes]:
+        scanner = StreamScanner(secrets)
+        host = normalise_host(flow.request.host)
+
+        def scan(chunk: bytes) -> bytes:
+            if chunk:
+                findings = scanner.feed(chunk)
+                self._record(flow, "body", findings)
+                if any(f.owners and host not in f.owners for f in findings):
+                    # Headers are already upstream; cutting the stream is the only refusal left.
+                    log.warning("egress dlp: bottle credential in streamed body to %s; killing the flow", host)
+                    flow.kill()
+                    return b""
+            return chunk
+
+        return scan
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if settled(flow) or flow.request.stream:
+            return
+        req = flow.request
+        body = req.get_content(strict=False)
+        if body is None:
+            body = req.raw_content
+        if not body:
+            return
+        route = route_of(flow)
+        if len(body) > self.max_bytes:
+            policy = route.dlp if route else "block"
+            if policy != "log":
+                block(flow, Verdict.block(
+                    "dlp",
+                    f"the request body ({len(body)} bytes) is larger than the {self.max_bytes}-byte DLP scan "
+                    f"limit, and {req.host} uses dlp: {policy}",
+                    route,
+                ))
+                return
+            body = body[: self.max_bytes]
+        text = body.decode("latin-1")
+        findings = scan_text(text, self.state.secrets)
+        if self._exfil(flow, "body", findings):
+            return
+
+        def redact_body() -> None:
+            detected = [m.value for m in find_secrets(text) if not m.owners]
+            new = text
+            for value in sorted(set(detected), key=len, reverse=True):
+                new = new.replace(value, "[REDACTED]")
+            req.content = new.encode("latin-1")
+
+        self._apply(flow, "body", findings, redact_body)
+
+
+def _declared_length(req: http.Request) -> int | None:
+    value = req.headers.get("content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None

@@ -39,7 +39,7 @@ def task_build():
     for entry in agents():
         doc = f"the agent image for {entry.name}'s bottle (with its capabilities)"
         if entry.plan is None:
-            yield broken(entry, doc, ["build:agent"])
+            yield broken(entry, doc, [dep("plan", entry), "build:agent"])
             continue
         yield {"name": entry.name, "doc": doc,
                "actions": [action(_pending, f"the derived image for {entry.name}")],

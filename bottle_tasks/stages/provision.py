@@ -22,7 +22,7 @@ def task_provision():
     yield group("provision", DOC)
     for entry in agents():
         if entry.plan is None:
-            yield broken(entry, DOC, [dep("plan", entry)])
+            yield broken(entry, DOC, [dep("plan", entry), dep("up", entry)])
             continue
         yield {"name": entry.name, "doc": DOC, "actions": [action(_pending, entry.name)],
                "task_dep": [dep("plan", entry), dep("up", entry)]}

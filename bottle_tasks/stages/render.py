@@ -23,7 +23,7 @@ def task_render():
     yield group("render", DOC)
     for entry in agents():
         if entry.plan is None:
-            yield broken(entry, DOC)
+            yield broken(entry, DOC, [dep("plan", entry), dep("ca", entry)])
             continue
         yield {"name": entry.name, "doc": DOC, "actions": [action(_pending, entry.name)],
                "file_dep": [str(plan_path(entry.name))],

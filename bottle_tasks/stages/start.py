@@ -30,7 +30,7 @@ def task_start():
     yield group("start", DOC)
     for entry in agents():
         if entry.plan is None:
-            yield {**broken(entry, DOC), "params": PARAMS}
+            yield {**broken(entry, DOC, [dep("plan", entry), dep("provision", entry)]), "params": PARAMS}
             continue
         yield {"name": entry.name, "doc": DOC, "actions": [action(_pending, entry.name)],
                "task_dep": [dep("plan", entry), dep("provision", entry)],

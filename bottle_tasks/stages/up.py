@@ -23,6 +23,6 @@ def task_up():
     for entry in agents():
         deps = [dep("plan", entry), dep("build", entry), "build:sidecars", dep("ca", entry), dep("render", entry)]
         if entry.plan is None:
-            yield broken(entry, DOC, deps[:1])
+            yield broken(entry, DOC, deps)
             continue
         yield {"name": entry.name, "doc": DOC, "actions": [action(_pending, entry.name)], "task_dep": deps}

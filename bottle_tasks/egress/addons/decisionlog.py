@@ -54,7 +54,7 @@ class DecisionLog:
 
     def _flow_record(self, flow: http.HTTPFlow) -> dict[str, Any]:
         verdict = flow.metadata.get(VERDICT)
-        route = route_of(flow)
+        route = route_of(flow) or (verdict.route if isinstance(verdict, Verdict) else None)
         req, resp = flow.request, flow.response
         bytes_out = len(req.raw_content) if req.raw_content is not None else int(req.headers.get("content-length", 0) or 0)
         bytes_in = 0

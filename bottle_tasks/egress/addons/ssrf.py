@@ -106,9 +106,11 @@ class SsrfGuard:
     def _restore(self, data: server_hooks.ServerConnectionHookData) -> None:
         # Put the hostname back so mitmproxy reuses this connection for later
         # requests to the same host; the socket stays on the checked IP.
+        # Server.__setattr__ refuses address changes on open connections to
+        # stop redirects; this only relabels, so it writes the field directly.
         original = self._pinned.pop(data.server.id, None)
         if original is not None:
-            data.server.address = original
+            data.server.__dict__["address"] = original
 
 
 def _is_ip(host: str) -> bool:

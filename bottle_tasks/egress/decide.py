@@ -80,6 +80,12 @@ def _split_host_header(value: str) -> tuple[str, int | None] | None:
 
 def check_fronting(facts: RequestFacts) -> Verdict:
     """Every name for the destination must agree: CONNECT target, SNI, URL host, Host header, port."""
+    if facts.connect_target is not None and (not facts.client_tls or facts.scheme != "https"):
+        c_host, c_port = facts.connect_target
+        return Verdict.block(
+            "fronting",
+            f"the CONNECT tunnel to {c_host}:{c_port} did not carry TLS; opaque or plain-text tunnels are refused",
+        )
     host = normalise_host(facts.host)
     if host is None:
         return Verdict.block("fronting", f"the request host {facts.host!r} is not a valid hostname")
@@ -96,11 +102,6 @@ def check_fronting(facts: RequestFacts) -> Verdict:
             return Verdict.block("fronting", "the Host header port does not match the request target port")
     if facts.connect_target is not None:
         c_host, c_port = facts.connect_target
-        if not facts.client_tls or facts.scheme != "https":
-            return Verdict.block(
-                "fronting",
-                f"the CONNECT tunnel to {c_host}:{c_port} did not carry TLS; opaque or plain-text tunnels are refused",
-            )
         if normalise_host(c_host) != host or c_port != facts.port:
             return Verdict.block(
                 "fronting",

@@ -1,21 +1,43 @@
 """ca:<agent> — the bottle's egress CA, minted with ``cryptography``.
 
-    plan:A ─> ca:A ──> state/<slug>/ca/{ca.pem, ca-key.pem} ──> render:A, up:A, provision:A
+    plan:A ─> ca:A ──> state/<slug>/ca/{ca.pem, ca-key.pem, mitmproxy-ca.pem}
+                         └─file_dep─> render:A, provision:A
+
+Up to date while the files exist, match, and are not within 30 days of expiry.
 """
 from __future__ import annotations
 
+import datetime as dt
+
+from .. import paths
 from ..actions import action
-from ..errors import BottleError
+from ..ca import ca_files, ensure_ca, needs_renewal
 from ..graph import agents
 from .common import broken, dep, group
 
-__all__ = ["task_ca"]
+__all__ = ["task_ca", "ca_dir", "mint"]
 
 DOC = "mint (or reuse while valid) the bottle's egress CA"
 
 
-def _pending(slug: str) -> None:
-    raise BottleError(f"minting the CA for {slug} is not implemented yet (issue #5)")
+def ca_dir(slug: str):
+    return paths.state_dir(slug) / "ca"
+
+
+def mint(slug: str) -> None:
+    from ..locks import hold_slug_lock
+    hold_slug_lock(slug)
+    why = ensure_ca(ca_dir(slug), f"claude-bottle {slug} egress CA")
+    if why:
+        print(f"minted the egress CA for {slug} ({why})")
+
+
+def ca_is_valid(slug: str) -> bool:
+    files = ca_files(ca_dir(slug))
+    if not (files.cert.exists() and files.key.exists() and files.mitmproxy.exists()):
+        return False
+    return needs_renewal(files.cert.read_bytes(), files.key.read_bytes(),
+                         dt.datetime.now(dt.timezone.utc)) is None
 
 
 def task_ca():
@@ -24,5 +46,7 @@ def task_ca():
         if entry.plan is None:
             yield broken(entry, DOC, [dep("plan", entry)])
             continue
-        yield {"name": entry.name, "doc": DOC, "actions": [action(_pending, entry.name)],
-               "task_dep": [dep("plan", entry)]}
+        files = ca_files(ca_dir(entry.name))
+        yield {"name": entry.name, "doc": f"{DOC} ({entry.name})", "actions": [action(mint, entry.name)],
+               "task_dep": [dep("plan", entry)], "targets": [str(files.cert), str(files.mitmproxy)],
+               "uptodate": [(ca_is_valid, [entry.name])]}

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Iterable, Sequence
 from urllib.parse import quote
+
+try:
+    from re import _constants as re_constants, _parser as re_parser
+except ImportError:  # Python < 3.11 names
+    import sre_constants as re_constants  # type: ignore[no-redef]
+    import sre_parse as re_parser  # type: ignore[no-redef]
 
 from detect_secrets.plugins.artifactory import ArtifactoryDetector
 from detect_secrets.plugins.aws import AWSKeyDetector
@@ -60,6 +67,32 @@ def _detectors() -> tuple[RegexBasedDetector, ...]:
     return tuple(cls() for cls in _DETECTOR_CLASSES)
 
 
+def _required_literal(regex: re.Pattern[str]) -> str | None:
+    """The longest literal run every match must contain, or None.
+
+    Only top-level literals count: they sit outside any branch or repeat, so
+    a text without them cannot match and the regex can be skipped.
+    """
+    if regex.flags & re.IGNORECASE:
+        return None
+    best, run = "", ""
+    for op, arg in re_parser.parse(regex.pattern, regex.flags):
+        if op is re_constants.LITERAL:
+            run += chr(arg)
+        else:
+            run = ""
+        best = max(best, run, key=len)
+    return best or None
+
+
+@lru_cache(maxsize=1)
+def _guarded_patterns() -> tuple[tuple[RegexBasedDetector, tuple[tuple[re.Pattern[str], str | None], ...]], ...]:
+    return tuple(
+        (detector, tuple((regex, _required_literal(regex)) for regex in detector.denylist))
+        for detector in _detectors()
+    )
+
+
 @dataclass(frozen=True)
 class KnownSecret:
     """A value the bottle knows is sensitive: a real token, or the placeholder the agent holds.
@@ -72,6 +105,7 @@ class KnownSecret:
     name: str = ""  # env var name, safe to log
     owners: frozenset[str] = frozenset()
 
+    @cached_property
     def variants(self) -> tuple[str, ...]:
         if len(self.value) < _MIN_KNOWN_LEN:
             return ()
@@ -113,11 +147,15 @@ def _occurrences(text: str, needle: str) -> Iterable[int]:
         start = text.find(needle, start + len(needle))
 
 
-def _detector_values(detector: RegexBasedDetector, text: str) -> Iterable[str]:
+def _detector_values(
+    detector: RegexBasedDetector, patterns: Sequence[tuple[re.Pattern[str], str | None]], text: str
+) -> Iterable[str]:
     # Detectors' own analyze_string returns only the first capture group,
     # which for some patterns is a prefix such as "ghp"; take the capture
     # only when it is the secret part, else the whole match.
-    for regex in detector.denylist:
+    for regex, literal in patterns:
+        if literal is not None and literal not in text:
+            continue
         for match in regex.finditer(text):
             groups = [g for g in match.groups() if g]
             value = max(groups, key=len) if groups and len(max(groups, key=len)) >= _MIN_KNOWN_LEN else match.group(0)
@@ -133,11 +171,11 @@ def find_secrets(text: str, extra_secrets: Iterable[str | KnownSecret] = ()) -> 
     """Every secret occurrence with its value and offset, known secrets first."""
     matches: list[_Match] = []
     for known in _as_known(extra_secrets):
-        for variant in known.variants():
+        for variant in known.variants:
             for start in _occurrences(text, variant):
                 matches.append(_Match(known.kind, variant, start, known.name, known.owners))
-    for detector in _detectors():
-        for value in set(_detector_values(detector, text)):
+    for detector, patterns in _guarded_patterns():
+        for value in set(_detector_values(detector, patterns, text)):
             for start in _occurrences(text, value):
                 matches.append(_Match(detector.secret_type, value, start))
     return matches

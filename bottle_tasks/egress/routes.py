@@ -106,6 +106,7 @@ class RouteTable:
         return {"version": 1, "routes": [r.public() for r in self.routes]}
 
 
+@lru_cache(maxsize=4096)
 def normalise_host(host: str) -> str | None:
     """Canonical form of a request host, or None when it is not a plain hostname or IP.
 

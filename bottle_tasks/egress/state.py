@@ -72,4 +72,4 @@ class EgressState:
         return ReloadResult(True, len(table.routes))
 
     def secret_values(self) -> tuple[str, ...]:
-        return tuple(v for s in self.secrets for v in s.variants())
+        return tuple(v for s in self.secrets for v in s.variants)

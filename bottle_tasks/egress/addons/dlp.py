@@ -85,32 +85,24 @@ class Dlp:
         route = route_of(flow)
         req = flow.request
 
-        url_findings = scan_text(req.path, secrets)
-        if self._exfil(flow, "URL", url_findings):
-            return
-
-        def redact_url() -> None:
-            req.path = redact_text(req.path, [])[0]
-
-        self._apply(flow, "URL", url_findings, redact_url)
-        if settled(flow):
-            return
-
+        # URL and headers in one scan: line 1 is the URL, each later line one header.
         exempt = _exempt_headers(route)
-        for name, value in list(req.headers.items(multi=True)):
-            if name.lower() in exempt:
-                continue
-            findings = scan_text(f"{name}: {value}", secrets)
-            if not findings:
-                continue
-            if self._exfil(flow, f"header {name}", findings):
+        fields = [(name, value) for name, value in req.headers.items(multi=True) if name.lower() not in exempt]
+        text = "\n".join([req.path.replace("\n", " "), *(f"{n}: {v}".replace("\n", " ") for n, v in fields)])
+        findings = scan_text(text, secrets)
+        if findings:
+            where = "URL" if all(f.line_no == 1 for f in findings) else (
+                "headers" if all(f.line_no > 1 for f in findings) else "URL and headers"
+            )
+            if self._exfil(flow, where, findings):
                 return
 
-            def redact_header(name: str = name, value: str = value) -> None:
-                values = req.headers.get_all(name)
-                req.headers.set_all(name, [redact_text(v, [])[0] if v == value else v for v in values])
+            def redact_url_and_headers() -> None:
+                req.path = redact_text(req.path, [])[0]
+                for name, _ in fields:
+                    req.headers.set_all(name, [redact_text(v, [])[0] for v in req.headers.get_all(name)])
 
-            self._apply(flow, f"header {name}", findings, redact_header)
+            self._apply(flow, where, findings, redact_url_and_headers)
             if settled(flow):
                 return
 

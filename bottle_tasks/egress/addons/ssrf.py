@@ -52,10 +52,6 @@ class SsrfGuard:
         self._pinned: dict[str, tuple[str, int]] = {}
 
     async def _resolve(self, host: str, port: int) -> list[IpAddress]:
-        try:
-            return [ipaddress.ip_address(host.strip("[]"))]
-        except ValueError:
-            pass
         name = normalise_host(host) or host
         if name in self.overrides:
             return [self.overrides[name]]
@@ -63,6 +59,8 @@ class SsrfGuard:
         hit = self._cache.get(key)
         if hit and hit[0] > time.monotonic():
             return hit[1]
+        if _is_ip(host):
+            return [ipaddress.ip_address(host.strip("[]"))]
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM)
         except OSError:

@@ -1,8 +1,10 @@
-"""What claude-bottle has on the Docker daemon, found by our labels only."""
+"""What claude-bottle has on this machine for this home, found by our labels only."""
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import labels, paths
 from .dockerhost import client
@@ -15,8 +17,16 @@ class BottleState:
     slug: str
     backend: str
     state: str  # running | stopped | partial
+    started_at: dt.datetime | None = None
     services: dict[str, str] = field(default_factory=dict)
     containers: list = field(default_factory=list)
+
+    def uptime(self, now: dt.datetime | None = None) -> str:
+        if self.state != "running" or self.started_at is None:
+            return "-"
+        secs = int(((now or dt.datetime.now(dt.timezone.utc)) - self.started_at).total_seconds())
+        h, rem = divmod(max(secs, 0), 3600)
+        return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
 
 
 @dataclass
@@ -24,52 +34,72 @@ class CleanupPlan:
     containers: list = field(default_factory=list)
     networks: list = field(default_factory=list)
     volumes: list = field(default_factory=list)
-    state_dirs: list = field(default_factory=list)
+    state_dirs: list[Path] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (self.containers or self.networks or self.volumes or self.state_dirs)
 
     def describe(self) -> str:
-        lines = [f"container: {c.name} ({c.status})" for c in self.containers]
-        lines += [f"network:   {n.name}" for n in self.networks]
-        lines += [f"volume:    {v.name}" for v in self.volumes]
-        lines += [f"state dir: {d}" for d in self.state_dirs]
+        lines = [f"container  {c.name} ({c.status})" for c in self.containers]
+        lines += [f"network    {n.name}" for n in self.networks]
+        lines += [f"volume     {v.name}" for v in self.volumes]
+        lines += [f"state dir  {d}" for d in self.state_dirs]
         return "\n".join(lines)
+
+
+def _started(container) -> dt.datetime | None:
+    raw = container.attrs.get("State", {}).get("StartedAt", "")
+    try:
+        return dt.datetime.fromisoformat(raw[:26].rstrip("Z") + "+00:00") if raw else None
+    except ValueError:
+        return None
 
 
 def bottles() -> list[BottleState]:
     by_slug: dict[str, BottleState] = {}
     for c in client().containers.list(all=True, filters=labels.managed_filter()):
         slug = c.labels.get(labels.SLUG)
-        if not slug:
+        role = c.labels.get(labels.ROLE)
+        if not slug or role not in ("agent", "sidecars"):
             continue
         b = by_slug.setdefault(slug, BottleState(slug, c.labels.get(labels.BACKEND, "docker"), "partial"))
-        role = c.labels.get(labels.ROLE) or c.labels.get("com.docker.compose.service") or c.name
         b.services[role] = c.status
         b.containers.append(c)
+        if role == "agent":
+            b.started_at = _started(c)
     for b in by_slug.values():
         agent = b.services.get("agent")
         b.state = "partial" if agent is None else ("running" if agent == "running" else "stopped")
     return sorted(by_slug.values(), key=lambda b: b.slug)
 
 
-def cleanup_plan(include_stopped: bool = False) -> CleanupPlan:
+def cleanup_plan() -> CleanupPlan:
+    """Everything orphaned in this home; a running bottle and anything it uses is never included."""
     plan = CleanupPlan()
-    keep: set[str] = set()
+    live: set[str] = set()
     for b in bottles():
-        orphan = b.state == "partial" or not paths.state_dir(b.slug).exists()
-        if orphan or (include_stopped and b.state != "running"):
-            plan.containers.extend(b.containers)
-            if include_stopped and paths.state_dir(b.slug).exists():
-                plan.state_dirs.append(paths.state_dir(b.slug))
+        if b.state == "running":
+            live.add(b.slug)
         else:
-            keep.add(b.slug)
+            plan.containers.extend(b.containers)
     docker = client()
+    listed = {c.id for c in plan.containers}
+    for c in docker.containers.list(all=True, filters=labels.managed_filter()):
+        if c.labels.get(labels.SLUG) not in live and c.id not in listed:
+            plan.containers.append(c)
     for n in docker.networks.list(filters=labels.managed_filter()):
-        if n.attrs.get("Labels", {}).get(labels.SLUG) not in keep:
+        if (n.attrs.get("Labels") or {}).get(labels.SLUG) not in live:
             plan.networks.append(n)
+    state_root = paths.state_home() / "state"
+    doomed_slugs: set[str] = set()
+    if state_root.is_dir():
+        for d in sorted(p for p in state_root.iterdir() if p.is_dir()):
+            if d.name not in live and not (d / ".preserve").exists():
+                plan.state_dirs.append(d)
+                doomed_slugs.add(d.name)
     for v in docker.volumes.list(filters=labels.managed_filter()):
-        if (v.attrs.get("Labels") or {}).get(labels.SLUG) not in keep:
+        slug = (v.attrs.get("Labels") or {}).get(labels.SLUG)
+        if slug not in live and (slug in doomed_slugs or not (state_root / str(slug)).is_dir()):
             plan.volumes.append(v)
     return plan
 

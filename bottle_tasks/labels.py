@@ -1,19 +1,30 @@
 """Labels on everything claude-bottle creates, so listing and cleanup never touch anything else."""
 from __future__ import annotations
 
-__all__ = ["MANAGED", "SLUG", "BACKEND", "ROLE", "RENDER_DIGEST", "managed_labels", "managed_filter"]
+import hashlib
+
+__all__ = ["MANAGED", "SLUG", "BACKEND", "ROLE", "HOME", "DIGEST", "managed_labels", "managed_filter",
+           "home_id"]
 
 PREFIX = "dev.claude-bottle"
 MANAGED = f"{PREFIX}.managed"
 SLUG = f"{PREFIX}.slug"
 BACKEND = f"{PREFIX}.backend"
 ROLE = f"{PREFIX}.role"
-RENDER_DIGEST = f"{PREFIX}.render-digest"
+DIGEST = f"{PREFIX}.digest"  # full input digest of an image we built
+# Which $CLAUDE_BOTTLE_HOME an object belongs to: listing and cleanup only ever
+# see their own home's objects, so a scratch home (tests, CI) cannot reap a user's bottles.
+HOME = f"{PREFIX}.home"
+
+
+def home_id() -> str:
+    from .paths import state_home
+    return hashlib.sha256(str(state_home().resolve()).encode()).hexdigest()[:16]
 
 
 def managed_labels(slug: str | None = None, backend: str = "docker", role: str | None = None,
                    **extra: str) -> dict[str, str]:
-    labels = {MANAGED: "true", BACKEND: backend}
+    labels = {MANAGED: "true", BACKEND: backend, HOME: home_id()}
     if slug:
         labels[SLUG] = slug
     if role:
@@ -23,8 +34,8 @@ def managed_labels(slug: str | None = None, backend: str = "docker", role: str |
 
 
 def managed_filter(slug: str | None = None) -> dict[str, list[str]]:
-    """A docker SDK ``filters`` dict selecting our objects (of one slug, if given)."""
-    wanted = [f"{MANAGED}=true"]
+    """A docker SDK ``filters`` dict selecting our objects of this home (and one slug, if given)."""
+    wanted = [f"{MANAGED}=true", f"{HOME}={home_id()}"]
     if slug:
         wanted.append(f"{SLUG}={slug}")
     return {"label": wanted}

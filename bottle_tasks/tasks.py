@@ -6,6 +6,7 @@ from .stages.build import task_build
 from .stages.ca import task_ca
 from .stages.lifecycle import task_active, task_cleanup
 from .stages.plan import task_plan
+from .stages.prompt import task_prompt
 from .stages.provision import task_provision
 from .stages.render import task_render
 from .stages.start import task_start
@@ -14,7 +15,7 @@ from .stages.up import task_up
 
 __all__ = [
     "DOIT_CONFIG", "task_active", "task_build", "task_ca", "task_cleanup", "task_plan",
-    "task_provision", "task_render", "task_start", "task_stop", "task_up",
+    "task_prompt", "task_provision", "task_render", "task_start", "task_stop", "task_up",
 ]
 
 DOIT_CONFIG = doit_config()

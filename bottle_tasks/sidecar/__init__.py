@@ -26,7 +26,7 @@ from __future__ import annotations
 
 __all__ = ["ETC", "ROUTES_FILE", "SUPERVISORD_CONF", "GIT_GATE_CONF", "SUPERVISE_CONF", "CA_DIR",
            "KEYS_DIR", "LOG_DIR", "QUEUE_DIR", "GIT_DIR", "EGRESS_PORT", "GIT_GATE_PORT",
-           "SUPERVISE_PORT", "DAEMON_USER", "VENV", "DAEMONS"]
+           "SUPERVISE_PORT", "DAEMON_USER", "VENV", "DAEMONS", "MITM_ENTRY_LINK", "DAEMON_KEYS_DIR"]
 
 ETC = "/etc/claude-bottle"
 ROUTES_FILE = f"{ETC}/routes.yaml"
@@ -43,4 +43,9 @@ GIT_GATE_PORT = 9418
 SUPERVISE_PORT = 9100
 DAEMON_USER = "bottle"
 VENV = "/opt/bottle/venv"
+# boot links the installed mitm_entry.py here, so the command line does not
+# depend on the venv's Python version directory.
+MITM_ENTRY_LINK = "/run/claude-bottle/mitm_entry.py"
+# boot copies identity files here, owned by the daemon user (the mount is root's).
+DAEMON_KEYS_DIR = "/home/bottle/keys"
 DAEMONS = {"egress": EGRESS_PORT, "git-gate": GIT_GATE_PORT, "supervise": SUPERVISE_PORT}

@@ -1,37 +1,39 @@
-"""active and cleanup — the bottles on this machine, across every agent.
+"""active and cleanup — the bottles of this home, across every agent.
 
-    active   : list running and stopped bottles (compose projects we labelled)
-    cleanup  : remove orphans — containers, networks and volumes of bottles
-               whose state directory is gone, or that lost their agent
+    active   : running bottles (backend, slug, agent, uptime, services)
+    cleanup  : one plan of everything orphaned — stopped projects, stray
+               labelled containers/networks/volumes, state dirs with no live
+               project and no .preserve marker — one y/N, then remove
 """
 from __future__ import annotations
 
+import sys
+
+from .. import inventory
 from ..actions import action
 from ..errors import BottleError
-from .. import inventory
 
-__all__ = ["task_active", "task_cleanup"]
+__all__ = ["task_active", "task_cleanup", "show_active", "run_cleanup"]
 
 
-def show_active() -> None:
-    bottles = inventory.bottles()
-    if not bottles:
-        print("no bottles on this machine")
+def show_active(all: bool = False) -> None:  # noqa: A002 - doit option name
+    shown = [b for b in inventory.bottles() if all or b.state == "running"]
+    if not shown:
+        print("no running bottles" if not all else "no bottles")
         return
-    print(f"{'SLUG':<20} {'BACKEND':<13} {'STATE':<9} SERVICES")
-    for b in bottles:
+    print(f"{'BACKEND':<13} {'SLUG':<20} {'AGENT':<16} {'STATE':<8} {'UPTIME':<8} SERVICES")
+    for b in shown:
         services = ", ".join(f"{name}:{state}" for name, state in sorted(b.services.items()))
-        print(f"{b.slug:<20} {b.backend:<13} {b.state:<9} {services}")
+        print(f"{b.backend:<13} {b.slug:<20} {b.slug:<16} {b.state:<8} {b.uptime():<8} {services}")
 
 
-def run_cleanup(yes: bool = False, all: bool = False) -> None:  # noqa: A002 - doit option name
-    doomed = inventory.cleanup_plan(include_stopped=all)
+def run_cleanup(yes: bool = False) -> None:
+    doomed = inventory.cleanup_plan()
     if doomed.is_empty():
         print("nothing to clean up")
         return
-    print(doomed.describe())
+    print("cleanup will remove:\n" + doomed.describe())
     if not yes:
-        import sys
         if not sys.stdin.isatty():
             raise BottleError("cleanup needs confirmation: run it in a terminal or pass --yes")
         if input("remove all of the above? [y/N] ").strip().lower() not in ("y", "yes"):
@@ -41,20 +43,18 @@ def run_cleanup(yes: bool = False, all: bool = False) -> None:  # noqa: A002 - d
 
 
 def task_active():
-    """list the bottles on this machine, running or stopped"""
-    return {"actions": [action(show_active)], "uptodate": [False], "verbosity": 2}
+    """list running bottles: backend, slug, agent, uptime, services (--all: stopped too)"""
+    return {"actions": [action(show_active)], "uptodate": [False], "verbosity": 2,
+            "params": [{"name": "all", "long": "all", "type": bool, "default": False,
+                        "help": "also list stopped and partial bottles"}]}
 
 
 def task_cleanup():
-    """remove orphaned bottle containers, networks and volumes (--all: stopped bottles too)"""
+    """remove orphaned bottles, containers, networks, volumes and state dirs (asks y/N; --yes)"""
     return {
         "actions": [action(run_cleanup)],
-        "params": [
-            {"name": "yes", "short": "y", "long": "yes", "type": bool, "default": False,
-             "help": "do not ask for confirmation"},
-            {"name": "all", "long": "all", "type": bool, "default": False,
-             "help": "also remove stopped bottles and their state directories"},
-        ],
+        "params": [{"name": "yes", "short": "y", "long": "yes", "type": bool, "default": False,
+                    "help": "do not ask for confirmation"}],
         "uptodate": [False],
         "verbosity": 2,
     }

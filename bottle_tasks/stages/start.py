@@ -3,16 +3,23 @@
     plan:A ─> build ─> ca:A ─> render:A ─> up:A ─> provision:A ─> start:A (attach)
 
 ``doit start:researcher --yes`` skips the y/N question; ``cwd=PATH`` and
-``backend=NAME`` (doit variables) are plan options.
+``backend=NAME`` (doit variables) are plan options. Without a terminal,
+start stops after provisioning and prints how to attach.
 """
 from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
 
 from ..actions import action
 from ..errors import BottleError
 from ..graph import agents
+from ..instance import Instance
+from ..render import AGENT_PROMPT_PATH
 from .common import broken, dep, group
 
-__all__ = ["task_start"]
+__all__ = ["task_start", "claude_argv", "attach"]
 
 DOC = "start an agent in its bottle and attach to Claude Code (--yes: no question)"
 
@@ -22,16 +29,34 @@ PARAMS = [
 ]
 
 
-def _pending(slug: str, yes: bool = False) -> None:
-    raise BottleError(f"attaching to {slug} is not implemented yet (issue #5)")
+def claude_argv(inst: Instance, container: str, claude_args: list[str], tty: bool) -> list[str]:
+    plan = inst.plan()
+    argv = ["docker", "exec", "-i"] + (["-t"] if tty else []) + ["-u", "node", "-w", "/workspace", container,
+                                                                 "claude", "--append-system-prompt-file",
+                                                                 AGENT_PROMPT_PATH]
+    if plan.model:
+        argv += ["--model", plan.model]
+    return argv + list(plan.claude_args) + claude_args
+
+
+def attach(slug: str) -> None:
+    inst = Instance(slug)
+    agent = inst.running("agent")
+    argv = claude_argv(inst, agent.name, [], tty=True)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print(f"{slug} is running. Attach from a terminal with:\n  {shlex.join(argv)}")
+        return
+    code = subprocess.call(argv)
+    if code not in (0, 130):
+        raise BottleError(f"claude in {slug} exited with status {code}")
 
 
 def task_start():
     yield group("start", DOC)
     for entry in agents():
+        deps = [dep("plan", entry), dep("provision", entry)]
         if entry.plan is None:
-            yield {**broken(entry, DOC, [dep("plan", entry), dep("provision", entry)]), "params": PARAMS}
+            yield {**broken(entry, DOC, deps), "params": PARAMS}
             continue
-        yield {"name": entry.name, "doc": DOC, "actions": [action(_pending, entry.name)],
-               "task_dep": [dep("plan", entry), dep("provision", entry)],
-               "params": PARAMS, "uptodate": [False], "verbosity": 2}
+        yield {"name": entry.name, "doc": f"{DOC} ({entry.name})", "actions": [action(attach, entry.name)],
+               "task_dep": deps, "params": PARAMS, "uptodate": [False], "verbosity": 2}

@@ -1,0 +1,47 @@
+"""prompt:<agent> — run Claude Code headless (``claude -p``) in the bottle.
+
+    provision:A ─> prompt:A --text "..."  ──> state/<slug>/prompts/<time>.txt
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+
+from ..actions import action
+from ..errors import BottleError
+from ..fsutil import atomic_write
+from ..graph import agents
+from ..instance import Instance
+from .common import broken, dep, group
+from .start import claude_argv
+
+__all__ = ["task_prompt", "headless"]
+
+DOC = "run the agent headless: claude -p with --text, output saved in the state dir"
+
+
+def headless(slug: str, text: str = "") -> None:
+    if not text.strip():
+        raise BottleError(f"give the prompt with --text, e.g. doit prompt:{slug} --text \"summarise README.md\"")
+    inst = Instance(slug)
+    agent = inst.running("agent")
+    argv = claude_argv(inst, agent.name, ["-p", text], tty=False)
+    result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    out_file = inst.dir / "prompts" / f"{time.strftime('%Y%m%dT%H%M%S')}.txt"
+    atomic_write(out_file, result.stdout, 0o600)
+    print(result.stdout, end="" if result.stdout.endswith("\n") else "\n")
+    if result.returncode != 0:
+        raise BottleError(f"claude -p in {slug} failed (exit {result.returncode}): {result.stderr.strip()[-500:]}")
+    print(f"(saved to {out_file})")
+
+
+def task_prompt():
+    yield group("prompt", DOC)
+    params = [{"name": "text", "long": "text", "type": str, "default": "", "help": "the prompt"}]
+    for entry in agents():
+        deps = [dep("plan", entry), dep("provision", entry)]
+        if entry.plan is None:
+            yield {**broken(entry, DOC, deps), "params": params}
+            continue
+        yield {"name": entry.name, "doc": f"{DOC} ({entry.name})", "actions": [action(headless, entry.name)],
+               "task_dep": deps, "params": params, "uptodate": [False], "verbosity": 2}

@@ -26,7 +26,8 @@ def schemas_dir() -> Path:
 
 
 def images_dir() -> Path:
-    return repo_root() / "images"
+    """``$CLAUDE_BOTTLE_IMAGES`` or the repo's ``images/``: one build context per image name."""
+    return Path(os.environ.get("CLAUDE_BOTTLE_IMAGES") or repo_root() / "images")
 
 
 def examples_dir() -> Path:

@@ -1,46 +1,89 @@
-"""build — the images every bottle runs on.
+"""build — the images every bottle runs on, each named by the digest of its inputs.
 
-    build:base ─┬─> build:agent ────> build:<agent>  (derived image: bottle capabilities)
-                └─> build:sidecars        ▲
-                                   plan:<agent>
+    build:base ─┬─> build:agent ──────> build:<agent>  (derived image from the bottle's
+                │                          ▲             capabilities, or the agent image)
+                └─> build:sidecars    plan:<agent>
+
+Each task collects its inputs (context files, build args, parent image) in an
+:class:`~bottle_tasks.imagespec.ImageSpec`; the digest of that plus the
+parent's image ID names the tag ``claude-bottle/<image>:<digest12>``. A task is
+up to date when the daemon holds that tag and the stamp records its image ID,
+so a fresh doit database in front of a warm daemon runs no build. There are no
+file_deps on the context: the digest already covers every file.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
+from .. import imagebuild
 from ..actions import action
-from ..errors import BottleError
+from ..buildca import resolve_build_ca
 from ..graph import agents
-from ..paths import images_dir
+from ..imagespec import ImageSpec, agent_spec, base_spec, derived_spec, sidecars_spec
+from ..paths import images_dir, repo_root
 from .common import broken, dep, group
 
-__all__ = ["task_build"]
+__all__ = ["task_build", "shared_specs"]
 
 DOC = "build the base, agent and sidecars images and each bottle's derived agent image"
 
+_DOCS = {
+    "base": "the pinned Debian base image (pulled, or bootstrapped offline with mmdebstrap)",
+    "agent": "the agent image: Node.js, Claude Code, git, user node",
+    "sidecars": "the sidecars image: mitmproxy, supervisord, MCP server, git daemon",
+}
 
-def _pending(what: str) -> None:
-    raise BottleError(f"building {what} is not implemented yet (issue #3)")
+
+@lru_cache(maxsize=1)
+def _build_ca() -> bytes:
+    return resolve_build_ca().pem
 
 
-def _context_files(name: str) -> list[str]:
-    root = images_dir() / name
-    return sorted(str(p) for p in root.rglob("*") if p.is_file())
+@lru_cache(maxsize=1)
+def shared_specs() -> dict[str, ImageSpec]:
+    images = images_dir()
+    return {
+        "base": base_spec(images),
+        "agent": agent_spec(images, _build_ca()),
+        "sidecars": sidecars_spec(images, repo_root(), _build_ca()),
+    }
+
+
+def _image_task(name: str, spec: ImageSpec, stamp: str, doc: str, task_dep: list[str]) -> dict:
+    return {
+        "name": name,
+        "doc": doc,
+        "actions": [action(imagebuild.build_image, spec, stamp)],
+        "uptodate": [(imagebuild.is_current, [spec, stamp])],
+        "targets": [stamp],
+        "task_dep": task_dep,
+        "verbosity": 2,
+    }
 
 
 def task_build():
     yield group("build", DOC)
-    yield {"name": "base", "doc": "the pinned Debian base image (pulled, or bootstrapped offline)",
-           "actions": [action(_pending, "base")], "file_dep": _context_files("base")}
-    yield {"name": "agent", "doc": "the agent image: Node.js, Claude Code, git, user node",
-           "actions": [action(_pending, "agent")], "file_dep": _context_files("agent"),
-           "task_dep": ["build:base"]}
-    yield {"name": "sidecars", "doc": "the sidecars image: mitmproxy, supervisord, MCP server, git daemon",
-           "actions": [action(_pending, "sidecars")], "file_dep": _context_files("sidecars"),
-           "task_dep": ["build:base"]}
+    specs = shared_specs()
+    for name, spec in specs.items():
+        parent = [f"build:{spec.parent}"] if spec.parent else []
+        yield _image_task(name, spec, str(imagebuild.stamp_path(name)), _DOCS[name], parent)
+    agent_stamp = str(imagebuild.stamp_path("agent"))
     for entry in agents():
         doc = f"the agent image for {entry.name}'s bottle (with its capabilities)"
         if entry.plan is None:
-            yield broken(entry, doc, [dep("plan", entry), "build:agent"])
+            yield broken(entry, doc, ["build:agent"])
             continue
-        yield {"name": entry.name, "doc": doc,
-               "actions": [action(_pending, f"the derived image for {entry.name}")],
-               "task_dep": [dep("plan", entry), "build:agent"]}
+        stamp = str(imagebuild.agent_stamp_path(entry.name))
+        derived = derived_spec(entry.plan.capabilities, _build_ca())
+        if derived is not None:
+            yield _image_task(entry.name, derived, stamp, doc, [dep("plan", entry), "build:agent"])
+            continue
+        yield {
+            "name": entry.name,
+            "doc": doc,
+            "actions": [action(imagebuild.alias_image, agent_stamp, stamp)],
+            "uptodate": [(imagebuild.alias_is_current, [agent_stamp, stamp])],
+            "targets": [stamp],
+            "task_dep": [dep("plan", entry), "build:agent"],
+            "verbosity": 2,
+        }

@@ -222,7 +222,7 @@ def render_compose(plan: Plan, images: ImageRefs, layout: HostLayout, *, runtime
         "cap_add": ["CHOWN", "SETUID", "SETGID", "KILL"],
         "security_opt": ["no-new-privileges:true"],
         "healthcheck": {
-            "test": [f"{sidecar.VENV}/bin/python", "-m", "bottle_tasks.sidecar.health"],
+            "test": ["CMD", f"{sidecar.VENV}/bin/python", "-m", "bottle_tasks.sidecar.health"],
             "interval": "2s", "timeout": "5s", "retries": 30, "start_period": "2s",
         },
         "pids_limit": 512,

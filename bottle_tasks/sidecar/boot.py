@@ -17,6 +17,9 @@ from . import (CA_DIR, DAEMON_KEYS_DIR, DAEMON_USER, GIT_DIR, KEYS_DIR, LOG_DIR,
 
 
 def _own(path: Path, uid: int, gid: int, mode: int) -> None:
+    # Without CAP_FOWNER root may only chmod what root owns; a restart finds
+    # these already handed to the daemon user, so take them back first.
+    os.chown(path, 0, 0)
     os.chmod(path, mode)
     os.chown(path, uid, gid)
 
@@ -30,9 +33,13 @@ def _copy_private(src: Path, dst: Path, uid: int, gid: int) -> None:
 def prepare() -> None:
     user = pwd.getpwnam(DAEMON_USER)
     uid, gid, home = user.pw_uid, user.pw_gid, Path(user.pw_dir)
-    for d in (LOG_DIR, QUEUE_DIR, GIT_DIR):
+    for d in (QUEUE_DIR, GIT_DIR):
         Path(d).mkdir(parents=True, exist_ok=True)
         _own(Path(d), uid, gid, 0o755)
+    # supervisord (root, without DAC_OVERRIDE) writes the daemons' logs here and the
+    # proxy (daemon user) its decision log: root owns it, the daemon group may write.
+    Path(LOG_DIR).mkdir(parents=True, exist_ok=True)
+    _own(Path(LOG_DIR), 0, gid, 0o775)
 
     confdir = home / ".mitmproxy"
     confdir.mkdir(parents=True, exist_ok=True)

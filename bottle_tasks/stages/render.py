@@ -37,16 +37,20 @@ def image_refs(slug: str) -> ImageRefs:
 
 
 def _git_gate(plan) -> tuple[str, str | None, tuple[tuple[str, str], ...]]:
-    if importlib.util.find_spec("bottle_tasks.gitgate.config") is None:
+    try:
+        from ..gitgate import config, daemon
+    except ImportError:
         return json.dumps({"remotes": []}) + "\n", None, ()
-    from ..gitgate import config, daemon
     from ..sidecar import GIT_GATE_CONF
     return (json.dumps(config.render_gate_config(plan), indent=2, sort_keys=True) + "\n",
             " ".join(daemon.command(GIT_GATE_CONF)), tuple(config.gate_mounts(plan)))
 
 
 def _supervise_command() -> str | None:
-    if importlib.util.find_spec("bottle_tasks.supervise.server") is None:
+    try:
+        if importlib.util.find_spec("bottle_tasks.supervise.server") is None:
+            return None
+    except ImportError:
         return None
     from ..sidecar import SUPERVISE_CONF, VENV
     return f"{VENV}/bin/python -m bottle_tasks.supervise.server --config {SUPERVISE_CONF}"

@@ -143,11 +143,15 @@ def wait_healthy(inst: Instance, timeout: float = WAIT_SECONDS) -> None:
             last = out.strip()
             for line in last.splitlines():
                 name = line.split()[0] if line else ""
-                if name and name not in announced:
+                if name in sidecar.DAEMONS and name not in announced:
                     print(f"waiting for {name} in the sidecars of {inst.slug}...", flush=True)
                     announced.add(name)
+        elif time.monotonic() - start > 20:
+            raise BottleError(f"`docker compose up` did not create the sidecars container of {inst.slug}; "
+                              f"check {inst.compose_file} with `docker compose -f {inst.compose_file} config`")
         if time.monotonic() - start > timeout:
-            failing = [line.split()[0] for line in last.splitlines() if line] or ["sidecars"]
+            failing = [line.split()[0] for line in last.splitlines()
+                       if line and line.split()[0] in sidecar.DAEMONS] or ["sidecars"]
             details = "\n".join(f"  {name}: last log lines\n{_last_log_lines(inst, name)}" for name in failing)
             raise BottleError(f"{', '.join(failing)} did not come up in the sidecars of {inst.slug} within "
                               f"{timeout:.0f}s ({last or 'container not started'}):\n{details}")

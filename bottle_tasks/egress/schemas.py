@@ -3,19 +3,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["schema_path"]
+from ..paths import schemas_dir
 
-_PACKAGE_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
-_REPO_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+__all__ = ["schema_path"]
 
 
 def schema_path(name: str) -> Path:
-    """Path of schema ``name``: package data first (sidecar image), then the repo's ``schemas/``."""
-    for base in (_PACKAGE_SCHEMAS, _REPO_SCHEMAS):
-        candidate = base / name
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"schema {name} not found in {_PACKAGE_SCHEMAS} or {_REPO_SCHEMAS}; "
-        "reinstall claude-bottle so its schemas ship with the package"
-    )
+    """Path of schema ``name`` in ``$CLAUDE_BOTTLE_SCHEMAS`` (set in the sidecars image) or the repo."""
+    candidate = schemas_dir() / name
+    if not candidate.is_file():
+        raise FileNotFoundError(
+            f"schema {name} not found in {schemas_dir()}; set CLAUDE_BOTTLE_SCHEMAS to the "
+            "directory holding claude-bottle's schemas/"
+        )
+    return candidate

@@ -23,10 +23,27 @@ def configured_daemons(conf: str) -> list[str]:
     return [name for name in re.findall(r"^\[program:([^\]]+)\]", conf, re.M) if name in DAEMONS]
 
 
+def _egress_serves_routes(timeout: float) -> str | None:
+    """The proxy counts as up only once it answers with its loaded route table."""
+    import json
+    import urllib.request
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{DAEMONS['egress']}"}))
+    try:
+        with opener.open("http://_egress.local/routes", timeout=timeout) as resp:
+            json.load(resp)
+    except (OSError, ValueError) as exc:
+        return f"127.0.0.1:{DAEMONS['egress']}: no route table ({exc})"
+    return None
+
+
 def check(names: list[str], timeout: float = 1.0) -> dict[str, str | None]:
-    """Daemon name -> None when it accepted a connection, else why not."""
+    """Daemon name -> None when it answers, else why not."""
     result: dict[str, str | None] = {}
     for name in names:
+        if name == "egress":
+            result[name] = _egress_serves_routes(timeout)
+            continue
         try:
             with socket.create_connection((_HOSTS[name], DAEMONS[name]), timeout=timeout):
                 result[name] = None

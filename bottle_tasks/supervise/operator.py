@@ -238,8 +238,9 @@ def approve(ref: str, note: str | None = None, edit: bool = False, applier: Appl
             _restore(item.slug, before_bytes)  # stays pending: a bug or ^C is not the operator's decision
             raise
         if tool == EGRESS_TOOL:
-            after_route = _plan_route(item.slug, approved["host"]) or merge_route(before_route, approved)
-            record["routes_diff"] = {"host": approved["host"], "before": before_route, "after": after_route}
+            # The same merge rule the plan applies to the overlay: "after" is what the proxy now enforces.
+            record["routes_diff"] = {"host": approved["host"], "before": before_route,
+                                     "after": merge_route(before_route, approved)}
         else:
             record["capabilities_added"] = approved
         decision = make_decision(item.proposal, "approved", by, now(), note=note, approved=approved)

@@ -9,7 +9,8 @@ Built on the official ``mcp`` SDK's low-level server so the tool input
 schemas are exactly ours and every argument goes through our validation
 (an unknown or credential-bearing argument is refused, not ignored). A tool
 call blocks until the operator decides or ``timeout_seconds`` pass; the
-proposal then stays pending and a retry with the same arguments waits on it.
+proposal then stays pending, and a retry with the same arguments waits on it
+(or, if the operator has decided meanwhile, gets that decision at once).
 """
 from __future__ import annotations
 
@@ -84,6 +85,8 @@ class Supervise:
     def __init__(self, config: SuperviseConfig) -> None:
         self.config = config
         self.queue = Queue(config.queue_dir)
+        # request key -> id of a proposal whose call timed out before the operator answered
+        self.unanswered: dict[str, str] = {}
 
     async def list_tools(self, ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
                          ) -> types.ListToolsResult:
@@ -127,6 +130,9 @@ class Supervise:
         proposal = build(args, self.config.slug, self.queue.new_id(), utc_now())
         key = request_key(proposal)
         existing = next((p for p in self.queue.pending(errors=[]) if request_key(p) == key), None)
+        if existing is None and key in self.unanswered:
+            # Decided after our last call on it timed out: this retry gets that decision.
+            existing = self.queue.proposal(self.unanswered[key])
         if existing is not None:
             proposal = existing
             log.info("%s: waiting on pending proposal %s again", proposal["tool"], proposal["id"])
@@ -136,8 +142,10 @@ class Supervise:
         started = time.monotonic()
         decision = await _wait_for_decision(self.queue, proposal["id"], self.config.timeout_seconds)
         if decision is None:
+            self.unanswered[key] = proposal["id"]
             return _text(pending_reply(proposal, time.monotonic() - started, existing is not None),
                          outcome="pending", id=proposal["id"])
+        self.unanswered.pop(key, None)
         log.info("%s: proposal %s %s", proposal["tool"], proposal["id"], decision["outcome"])
         extra = {k: decision[k] for k in ("note", "reason", "error", "route", "capabilities") if k in decision}
         return _text(reply(proposal, decision), error=decision["outcome"] == "apply_failed",

@@ -9,6 +9,7 @@ from .stages.plan import task_plan
 from .stages.prompt import task_prompt
 from .stages.provision import task_provision
 from .stages.render import task_render
+from .stages.save import task_save
 from .stages.start import task_start
 from .stages.stop import task_stop
 from .stages.supervise import task_approve, task_deny, task_proposals
@@ -16,7 +17,7 @@ from .stages.up import task_up
 
 __all__ = [
     "DOIT_CONFIG", "task_active", "task_build", "task_ca", "task_cleanup", "task_plan",
-    "task_prompt", "task_provision", "task_render", "task_start", "task_stop", "task_up",
+    "task_prompt", "task_provision", "task_render", "task_save", "task_start", "task_stop", "task_up",
     "task_proposals", "task_approve", "task_deny",
 ]
 

@@ -47,8 +47,8 @@ MCP_PATH = "/mcp"
 POLL_SECONDS = 0.25
 
 
-def _text(text: str, *, error: bool = False, **structured: Any) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=error,
+def _text(text: str, *, is_error: bool = False, **structured: Any) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=is_error,
                                 structured_content=structured or None)
 
 
@@ -107,12 +107,12 @@ class Supervise:
                 return await self._propose(capability_proposal, args)
         except ProposalError as exc:
             log.info("rejected %s call: %s", params.name, exc)
-            return _text(str(exc), error=True, outcome="invalid")
+            return _text(str(exc), is_error=True, outcome="invalid")
         except QueueError as exc:
             log.error("queue problem: %s", exc)
             return _text(f"The supervise queue is not usable, nothing was proposed: {exc}. Tell the user.",
-                         error=True, outcome="error")
-        return _text(f"Unknown tool {params.name!r}; the tools are: {', '.join(TOOLS)}.", error=True,
+                         is_error=True, outcome="error")
+        return _text(f"Unknown tool {params.name!r}; the tools are: {', '.join(TOOLS)}.", is_error=True,
                      outcome="invalid")
 
     async def _list_routes(self, args: dict[str, Any]) -> types.CallToolResult:
@@ -122,7 +122,7 @@ class Supervise:
             table = await anyio.to_thread.run_sync(_fetch_routes, self.config)
         except (OSError, urllib.error.URLError, ValueError) as exc:
             return _text(f"Could not read the live route table from the egress proxy: {exc}. Tell the user.",
-                         error=True, outcome="error")
+                         is_error=True, outcome="error")
         view = _agent_view(table)
         return _text(json.dumps(view, indent=2), **view)
 
@@ -148,7 +148,7 @@ class Supervise:
         self.unanswered.pop(key, None)
         log.info("%s: proposal %s %s", proposal["tool"], proposal["id"], decision["outcome"])
         extra = {k: decision[k] for k in ("note", "reason", "error", "route", "capabilities") if k in decision}
-        return _text(reply(proposal, decision), error=decision["outcome"] == "apply_failed",
+        return _text(reply(proposal, decision), is_error=decision["outcome"] == "apply_failed",
                      outcome=decision["outcome"], id=proposal["id"], **extra)
 
 

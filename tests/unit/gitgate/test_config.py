@@ -1,0 +1,140 @@
+"""The gate config, mounts, the agent's gitconfig and clone commands are pure functions of the plan."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from bottle_tasks.errors import BottleError
+from bottle_tasks.gitgate.config import (Mount, agent_gitconfig, clone_commands, gate_files, gate_mounts,
+                                         known_hosts_text, parse_gate_config, render_gate_config,
+                                         upstream_kind, workspace_dir)
+from bottle_tasks.gitgate.daemon import command, daemon_args
+from bottle_tasks.plan import Remote
+
+from .conftest import make_plan
+
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+SSH = Remote(name="origin", upstream="ssh://git@upstream.test:2222/srv/repo.git",
+             identity_file="~/.ssh/bottle_id", known_host_key=HOST_KEY,
+             protected_branches=("release/*",), push_prefix="agent/*")
+
+
+def test_ssh_remote_config_points_at_mounted_key_and_known_hosts():
+    cfg = render_gate_config(make_plan([SSH], token_refs=("GH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")))
+    assert cfg["git_dir"] == "/var/lib/claude-bottle/git"
+    assert cfg["dlp_extra_secrets_env"] == ["CLAUDE_CODE_OAUTH_TOKEN", "GH_TOKEN"]
+    [remote] = cfg["remotes"]
+    assert remote == {"name": "origin", "upstream": SSH.upstream,
+                      "identity_file": "/run/claude-bottle/keys/origin/id",
+                      "known_hosts": "/run/claude-bottle/keys/origin/known_hosts",
+                      "protected_branches": ["release/*"], "push_prefix": "agent/", "push_url": None}
+    parsed = parse_gate_config(cfg)
+    assert parsed.remote("origin").push_target == SSH.upstream
+
+
+def test_workspace_becomes_a_read_only_remote_whose_pushes_go_to_the_outbox():
+    cfg = render_gate_config(make_plan(workspace="/home/me/src/proj"))
+    [remote] = cfg["remotes"]
+    assert remote["name"] == "workspace"
+    assert remote["upstream"] == "/run/claude-bottle/workspace/workspace"
+    assert remote["push_url"] == "/var/lib/claude-bottle/outbox/workspace.git"
+    assert remote["identity_file"] is None and remote["known_hosts"] is None
+    parse_gate_config(cfg)
+
+
+def test_a_bottle_remote_named_workspace_clashes_with_cwd():
+    plan = make_plan([Remote(name="workspace", upstream="ssh://git@h/x.git", known_host_key=HOST_KEY)],
+                     workspace="/src/p")
+    with pytest.raises(BottleError, match=r"git.remotes\[0\].name: 'workspace' is reserved"):
+        render_gate_config(plan)
+
+
+def test_relative_local_upstream_is_refused():
+    with pytest.raises(BottleError, match="must be an absolute path"):
+        render_gate_config(make_plan([Remote(name="lib", upstream="../lib")]))
+
+
+@pytest.mark.parametrize("url, kind", [
+    ("ssh://git@github.com/o/r.git", "ssh"), ("git@github.com:o/r.git", "ssh"),
+    ("https://github.com/o/r.git", "https"), ("/srv/r.git", "local"), ("file:///srv/r.git", "local"),
+    ("~/src/r", "local"),
+])
+def test_upstream_kinds(url, kind):
+    assert upstream_kind(url) == kind
+
+
+def test_known_hosts_adds_host_and_port_to_a_bare_key_and_keeps_keyscan_lines():
+    assert known_hosts_text(SSH) == f"[upstream.test]:2222 {HOST_KEY}\n"
+    scp = Remote(name="gh", upstream="git@github.com:o/r.git", known_host_key=f"github.com {HOST_KEY}\n# c\n")
+    assert known_hosts_text(scp) == f"github.com {HOST_KEY}\n"
+    plain = Remote(name="gh", upstream="git@github.com:o/r.git", known_host_key=HOST_KEY)
+    assert known_hosts_text(plain) == f"github.com {HOST_KEY}\n"
+
+
+def test_gate_mounts_cover_config_key_known_hosts_workspace_and_outbox(tmp_path):
+    mounts = gate_mounts(make_plan([SSH], workspace="/home/me/proj"), state=tmp_path)
+    assert Mount(str(tmp_path / "rendered/git-gate.json"), "/etc/claude-bottle/git-gate.json", True) in mounts
+    assert Mount(os.path.expanduser("~/.ssh/bottle_id"), "/run/claude-bottle/keys/origin/id", True) in mounts
+    assert Mount(str(tmp_path / "rendered/git-gate/origin.known_hosts"),
+                 "/run/claude-bottle/keys/origin/known_hosts", True) in mounts
+    assert Mount("/home/me/proj", "/run/claude-bottle/workspace/workspace", True) in mounts
+    assert Mount(str(tmp_path / "outbox/workspace.git"), "/var/lib/claude-bottle/outbox/workspace.git",
+                 False) in mounts
+    assert len(mounts) == 5
+    files = gate_files(make_plan([SSH], workspace="/home/me/proj"))
+    assert set(files) == {"git-gate.json", "git-gate/origin.known_hosts"}
+    assert json.loads(files["git-gate.json"]) == render_gate_config(make_plan([SSH], workspace="/home/me/proj"))
+
+
+def test_agent_gitconfig_rewrites_upstreams_to_the_gate_as_git_reads_it(tmp_path):
+    scp = Remote(name="lib", upstream="git@github.com:org/lib.git", known_host_key=HOST_KEY)
+    plan = make_plan([SSH, scp], workspace="/home/me/proj", user=('Claude "bottled" \\o/', "c@bottle"))
+    path = tmp_path / "gitconfig"
+    path.write_text(agent_gitconfig(plan))
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": str(path), "GIT_CONFIG_NOSYSTEM": "1"}
+
+    def get_url(url):
+        return subprocess.run(["git", "ls-remote", "--get-url", url], env=env, capture_output=True,
+                              text=True, check=True, cwd=tmp_path).stdout.strip()
+
+    assert get_url(SSH.upstream) == "git://git-gate/origin.git"
+    assert get_url("git@github.com:org/lib.git") == "git://git-gate/lib.git"
+    assert get_url("/home/me/proj") == "git://git-gate/workspace.git"
+    name = subprocess.run(["git", "config", "--global", "user.name"], env=env, capture_output=True, text=True)
+    assert name.stdout.strip() == 'Claude "bottled" \\o/'
+    assert "/run/claude-bottle/keys" not in path.read_text()
+
+
+def test_clone_commands_clone_the_workspace_from_the_gate():
+    plan = make_plan(workspace="/home/me/My Project/")
+    assert workspace_dir(plan) == "/workspace/My-Project"
+    assert clone_commands(plan) == [["git", "clone", "--origin", "origin", "git://git-gate/workspace.git",
+                                     "/workspace/My-Project"]]
+    assert clone_commands(make_plan()) == []
+
+
+def test_invalid_config_names_the_key_and_duplicates():
+    bad = {"version": 1, "git_dir": "/g", "remotes": [
+        {"name": "a", "upstream": "/x", "protected": []},
+        {"name": "a", "upstream": "/y"}]}
+    with pytest.raises(BottleError) as err:
+        parse_gate_config(bad, "/etc/claude-bottle/git-gate.json")
+    text = str(err.value)
+    assert "/etc/claude-bottle/git-gate.json is invalid" in text
+    assert "remotes[0]: Additional properties are not allowed ('protected' was unexpected)" in text
+    assert "'a' appears more than once" in text
+
+
+def test_supervisord_command_and_daemon_arguments():
+    assert command("/etc/claude-bottle/git-gate.json") == [
+        "/opt/bottle/venv/bin/python", "-m", "bottle_tasks.gitgate.daemon", "--config",
+        "/etc/claude-bottle/git-gate.json", "--listen", "0.0.0.0", "--port", "9418", "--user", "bottle"]
+    args = daemon_args(parse_gate_config(render_gate_config(make_plan([SSH]))), "/opt/bottle/venv/bin/python",
+                       "0.0.0.0", 9418)
+    assert "--enable=receive-pack" in args and "--informative-errors" in args
+    assert args[-1] == "/var/lib/claude-bottle/git"
+    assert any(a.startswith("--access-hook=/opt/bottle/venv/bin/python -m bottle_tasks.gitgate.hooks access")
+               for a in args)

@@ -11,7 +11,6 @@ Global tasks (no per-agent subtasks): a proposal id names its bottle.
 from __future__ import annotations
 
 from ..actions import action
-from ..errors import BottleError
 
 __all__ = ["task_proposals", "task_approve", "task_deny"]
 
@@ -31,8 +30,6 @@ def approve_proposal(proposal_id: str = "", note: str = "", edit: bool = False) 
 
 def deny_proposal(proposal_id: str = "", reason: str = "") -> None:
     from ..supervise import operator
-    if not reason.strip():
-        raise BottleError("deny needs --reason TEXT: the agent reads it to decide what to do instead")
     operator.deny(proposal_id, reason)
 
 

@@ -179,12 +179,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"git-gate: serving {', '.join(r.name + '.git' for r in config.remotes) or 'no remotes'} "
           f"on {args.listen}:{args.port} as {os.geteuid()}", file=sys.stderr, flush=True)
     # Exec git-daemon itself rather than the `git` wrapper, so supervisord's
-    # signals reach the daemon without a middleman process.
+    # signals reach the daemon without a middleman process. Like the wrapper,
+    # put git's exec path first on PATH: git-daemon re-runs itself per client.
+    env = gate_env(config)
     exec_path = subprocess.run(["git", "--exec-path"], capture_output=True, text=True).stdout.strip()
     dashed = posixpath.join(exec_path, "git-daemon")
-    if os.access(dashed, os.X_OK):
-        os.execve(dashed, ["git-daemon", *argv_daemon[2:]], gate_env(config))
-    os.execvpe(shutil.which("git") or "git", argv_daemon, gate_env(config))
+    if exec_path and os.access(dashed, os.X_OK):
+        env["PATH"] = os.pathsep.join([exec_path, env.get("PATH", os.defpath)])
+        os.execve(dashed, ["git-daemon", *argv_daemon[2:]], env)
+    os.execvpe(shutil.which("git") or "git", argv_daemon, env)
     return 1
 
 

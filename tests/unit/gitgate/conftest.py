@@ -97,14 +97,16 @@ class LocalGate:
 
     def start(self, config: dict) -> "LocalGate":
         self.config_path.write_text(json.dumps(config))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bottle_tasks.gitgate.daemon", "--config", str(self.config_path),
-             "--listen", "127.0.0.1", "--port", str(self.port)],
-            env={**os.environ, **self.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        daemon_log = self.root / "daemon.log"
+        with open(daemon_log, "w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bottle_tasks.gitgate.daemon", "--config", str(self.config_path),
+                 "--listen", "127.0.0.1", "--port", str(self.port)],
+                env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"gate exited: {self.proc.stdout.read()}")
+                raise AssertionError(f"gate exited: {daemon_log.read_text()}")
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
                     return self

@@ -44,7 +44,7 @@ class HostLayout:
     logs: str
     queue: str
     upstream_ca: str | None = None
-    extra_mounts: tuple[tuple[str, str], ...] = ()
+    extra_mounts: tuple[tuple[str, str, bool], ...] = ()  # (host, container, read_only)
 
 
 def render_routes(plan: Plan) -> str:
@@ -202,7 +202,8 @@ def render_compose(plan: Plan, images: ImageRefs, layout: HostLayout, *, runtime
     ]
     if layout.upstream_ca:
         volumes.append(f"{layout.upstream_ca}:{UPSTREAM_CA_IN_SIDECAR}:ro")
-    volumes += [f"{host}:{inside}:ro" for host, inside in layout.extra_mounts]
+    volumes += [f"{host}:{inside}" + (":ro" if ro else "") for host, inside, ro in layout.extra_mounts
+                if inside not in {v.split(":")[1] for v in volumes}]
 
     sidecars: dict[str, Any] = {
         "image": images.sidecars,

@@ -36,14 +36,16 @@ def image_refs(slug: str) -> ImageRefs:
     return ImageRefs(agent=agent_image_ref(slug), sidecars=image_ref("sidecars"))
 
 
-def _git_gate(plan) -> tuple[str, str | None, tuple[tuple[str, str], ...]]:
+def _git_gate(plan, inst: Instance) -> tuple[str, str | None, tuple, dict[str, str]]:
+    """(git-gate.json, daemon command, extra mounts, extra rendered files) from the git gate."""
     try:
         from ..gitgate import config, daemon
     except ImportError:
-        return json.dumps({"remotes": []}) + "\n", None, ()
+        return json.dumps({"remotes": []}) + "\n", None, (), {}
     from ..sidecar import GIT_GATE_CONF
+    mounts = tuple((m.source, m.target, m.read_only) for m in config.gate_mounts(plan, inst.dir))
     return (json.dumps(config.render_gate_config(plan), indent=2, sort_keys=True) + "\n",
-            " ".join(daemon.command(GIT_GATE_CONF)), tuple(config.gate_mounts(plan)))
+            " ".join(daemon.command(GIT_GATE_CONF)), mounts, config.gate_files(plan))
 
 
 def _supervise_command() -> str | None:
@@ -72,7 +74,7 @@ def render_instance(slug: str) -> dict[str, str]:
     inst = Instance(slug)
     plan = inst.plan()
     images = image_refs(slug)
-    gate_config, gate_command, gate_mounts = _git_gate(plan)
+    gate_config, gate_command, gate_mounts, gate_files = _git_gate(plan, inst)
     for d in (inst.rendered, inst.logs, inst.queue):
         d.mkdir(parents=True, exist_ok=True)
     layout = HostLayout(rendered=str(inst.rendered), ca=str(inst.ca), logs=str(inst.logs),
@@ -80,10 +82,13 @@ def render_instance(slug: str) -> dict[str, str]:
     runtime = choose_runtime(images.agent)
     files = render_all(plan, images, layout, runtime=runtime.runtime, git_gate_config=gate_config,
                        git_gate_command=gate_command, supervise_command=_supervise_command())
+    files.update(gate_files)
     try:
         load_routes(files[ROUTES_FILE])
     except RoutesError as exc:
         raise BottleError(f"the routes rendered for {slug} are not valid, nothing was changed:\n{exc}") from None
+    for name in files:
+        (inst.rendered / name).parent.mkdir(parents=True, exist_ok=True)
     changed = [name for name, text in sorted(files.items()) if write_in_place(inst.rendered / name, text)]
     digests = {
         "compose": digest_of({k: v for k, v in files.items() if k != ROUTES_FILE}),

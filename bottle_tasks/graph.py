@@ -6,7 +6,7 @@ here: task creators run on every doit command, ``doit list`` included.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from .manifests import (default_search_paths, discover_agents, find_skill, load_
                         resolve_bottle)
 from .plan import Plan, PlanOptions, make_plan
 
-__all__ = ["AgentEntry", "agents", "doit_config", "plan_path", "workspace"]
+__all__ = ["AgentEntry", "agents", "doit_config", "plan_path", "plan_for", "workspace"]
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,13 @@ def plan_path(slug: str) -> Path:
     return paths.state_dir(slug) / "plan.json"
 
 
-def _plan_for(name: str, search, options: PlanOptions) -> Plan:
+def plan_for(name: str, search, options: PlanOptions) -> Plan:
+    """The plan of agent ``name``: manifests, then what the operator approved (the overlay)."""
+    from .overlay import load_overlay, merge_overlay
+
     agent = load_agent(name, search)
     bottle = resolve_bottle(agent.meta["bottle"], search)
+    bottle = replace(bottle, meta=merge_overlay(bottle.meta, load_overlay(name)))
     skills = {s: find_skill(s, search) for s in agent.meta.get("skills") or ()}
     return make_plan(agent, bottle, skills, frozenset(os.environ), options)
 
@@ -55,7 +59,7 @@ def agents() -> tuple[AgentEntry, ...]:
     for name, manifest in discover_agents(search).items():
         try:
             paths.validate_slug(name)
-            entries.append(AgentEntry(name, manifest, _plan_for(name, search, options), None))
+            entries.append(AgentEntry(name, manifest, plan_for(name, search, options), None))
         except BottleError as exc:
             entries.append(AgentEntry(name, manifest, None, str(exc)))
     return tuple(entries)

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import paths
 from .errors import BottleError
 
-__all__ = ["hold_slug_lock", "slug_lock_path"]
+__all__ = ["hold_slug_lock", "release_slug_lock", "slug_lock_path"]
 
 _held: dict[str, int] = {}
 
@@ -52,3 +52,11 @@ def hold_slug_lock(slug: str, timeout: float = 600.0) -> None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     _held[slug] = fd
+
+
+def release_slug_lock(slug: str) -> None:
+    """Let other runs at ``slug`` proceed, e.g. while this one is attached to Claude Code."""
+    fd = _held.pop(slug, None)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -16,6 +16,7 @@ from ..actions import action
 from ..errors import BottleError
 from ..graph import agents
 from ..instance import Instance
+from ..locks import release_slug_lock
 from ..render import AGENT_PROMPT_PATH
 from .common import broken, dep, group
 
@@ -43,6 +44,8 @@ def attach(slug: str) -> None:
     inst = Instance(slug)
     agent = inst.running("agent")
     argv = claude_argv(inst, agent.name, [], tty=True)
+    # Attached sessions last hours: stop, approve and friends must not queue behind them.
+    release_slug_lock(slug)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(f"{slug} is running. Attach from a terminal with:\n  {shlex.join(argv)}")
         return

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -68,9 +67,10 @@ def _dirs_of(names: Iterable[str]) -> set[str]:
     return dirs
 
 
-def _info(name: str, kind: bytes, mode: int, size: int = 0) -> tarfile.TarInfo:
+def _info(name: str, directory: bool, mode: int, size: int = 0):
+    import tarfile
     info = tarfile.TarInfo(name)
-    info.type = kind
+    info.type = tarfile.DIRTYPE if directory else tarfile.REGTYPE
     info.mode = mode
     info.size = size
     info.mtime = 0
@@ -86,13 +86,15 @@ def context_tar(files: Iterable[ContextFile]) -> bytes:
         if f.name in by_name:
             raise ValueError(f"build context lists {f.name} twice")
         by_name[f.name] = f
+    import tarfile  # only builds need it; keep task creation light
+
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for d in sorted(_dirs_of(by_name)):
-            tar.addfile(_info(d, tarfile.DIRTYPE, 0o755))
+            tar.addfile(_info(d, True, 0o755))
         for name in sorted(by_name):
             f = by_name[name]
-            tar.addfile(_info(name, tarfile.REGTYPE, 0o755 if f.executable else 0o644, len(f.data)),
+            tar.addfile(_info(name, False, 0o755 if f.executable else 0o644, len(f.data)),
                         io.BytesIO(f.data))
     return buf.getvalue()
 

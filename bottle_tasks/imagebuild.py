@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import tempfile
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +91,45 @@ def agent_image_ref(agent: str) -> str:
 
 # -- asking the daemon -------------------------------------------------------------------------
 
+def _unix_connection(path: str):
+    import http.client  # lazily: task creation for `doit list` should not pay for it
+
+    class UnixHTTPConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(30)
+            self.sock.connect(path)
+
+    return UnixHTTPConnection("localhost", timeout=30)
+
+
+def _unix_socket() -> str | None:
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return host.removeprefix("unix://") if host.startswith("unix://") else None
+
+
 def _image_id(ref: str) -> str | None:
+    """The image ID a tag points at, or None. The hot path of every no-op build.
+
+    On the usual local socket this is one stdlib HTTP request: importing the
+    docker SDK costs more than the whole uptodate check.
+    """
+    sock = _unix_socket()
+    if sock and os.path.exists(sock):
+        conn = _unix_connection(sock)
+        try:
+            conn.request("GET", f"/images/{urllib.parse.quote(ref, safe='')}/json")
+            resp = conn.getresponse()
+            body = resp.read()
+        except OSError:
+            pass  # fall through to the SDK, which explains daemon problems properly
+        else:
+            if resp.status == 404:
+                return None
+            if resp.status == 200:
+                return json.loads(body)["Id"]
+        finally:
+            conn.close()
     import docker.errors
     try:
         return client().api.inspect_image(ref)["Id"]

@@ -117,9 +117,14 @@ def load_agent(name: str, search: SearchPaths) -> AgentManifest:
     return AgentManifest(name=name, path=path, meta=meta, prompt=body)
 
 
-def _route_problems(routes: list[Mapping[str, Any]]) -> list[str]:
+def _route_problems(routes: list[Mapping[str, Any]], default_cidrs: list[str] = ()) -> list[str]:
     problems: list[str] = []
     seen: dict[str, int] = {}
+    for j, cidr in enumerate(default_cidrs):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            problems.append(f"egress.allow_cidrs[{j}]: '{cidr}' is not a CIDR such as 172.30.0.0/16")
     for i, route in enumerate(routes):
         where = f"egress.routes[{i}]"
         host = route.get("host")
@@ -150,7 +155,8 @@ def _load_bottle(name: str, search: SearchPaths) -> BottleManifest:
     meta, _ = _read(path)
     problems = validate(meta, "bottle.schema.json")
     if not problems:
-        problems = _route_problems((meta.get("egress") or {}).get("routes") or [])
+        egress = meta.get("egress") or {}
+        problems = _route_problems(egress.get("routes") or [], egress.get("allow_cidrs") or [])
     if problems:
         raise ManifestError(str(path), problems)
     return BottleManifest(name=name, path=path, meta=meta)

@@ -151,7 +151,7 @@ def _env(raw: Mapping[str, Any]) -> list[EnvVar]:
     return out
 
 
-def _route(raw: Mapping[str, Any]) -> Route:
+def _route(raw: Mapping[str, Any], default_cidrs: tuple[str, ...] = ()) -> Route:
     host = normalise_host(raw["host"])
     auth = raw.get("auth")
     return Route(
@@ -161,7 +161,7 @@ def _route(raw: Mapping[str, Any]) -> Route:
         auth=Auth(scheme=auth["scheme"], token_ref=auth["token_ref"], header=auth.get("header"),
                   agent_env=auth.get("agent_env")) if auth else None,
         dlp=raw.get("dlp") or ("log" if host in DLP_LOG_BY_DEFAULT else "block"),
-        allow_cidrs=tuple(raw.get("allow_cidrs") or ()),
+        allow_cidrs=tuple(raw.get("allow_cidrs") or default_cidrs),
     )
 
 
@@ -194,7 +194,8 @@ def make_plan(
         if var.from_host and var.from_host not in host_env_names:
             problems.append(f"env.{var.name}: host environment variable {var.from_host} is not set")
 
-    routes = tuple(_route(r) for r in (bmeta.get("egress") or {}).get("routes", []))
+    egress = bmeta.get("egress") or {}
+    routes = tuple(_route(r, tuple(egress.get("allow_cidrs") or ())) for r in egress.get("routes", []))
     for i, route in enumerate(routes):
         if route.auth and route.auth.token_ref not in host_env_names:
             problems.append(

@@ -8,116 +8,25 @@ canary. Nothing here sends traffic anywhere else.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shlex
-import textwrap
-import time
-from pathlib import Path
 
 import pytest
 
 from bottle_tasks import labels
-from tests.conftest import run_doit
-from tests.integration.fakes.tls import make_upstream_tls
-
-FAKES = Path(__file__).parent / "fakes"
-CANARY = "canary.bottle.test"
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip())
-
-
-def _bottle(home: Path, extra_routes: str = "") -> None:
-    # The shipped dev bottle, with the fake API's docker subnet allowed past the SSRF guard.
-    _write(home / "bottles/e2e.md", f"""
-        ---
-        extends: dev
-        egress:
-          routes:
-            - host: api.anthropic.com
-              methods: [GET, POST]
-              path_allowlist: ["/v1/"]
-              auth: {{scheme: bearer, token_ref: CLAUDE_CODE_OAUTH_TOKEN, agent_env: CLAUDE_CODE_OAUTH_TOKEN}}
-              dlp: log
-              allow_cidrs: ["172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]
-        {textwrap.indent(textwrap.dedent(extra_routes).strip(), "    ") if extra_routes else ""}
-        ---
-        """)
-
+from tests.integration.bottlekit import CANARY, DOCKER_SUBNETS, running_bottle, write_bottle
 
 @pytest.fixture(scope="module")
 def bottle(tmp_path_factory, docker_client, test_run_id):
-    root = tmp_path_factory.mktemp("e2e")
-    home, cache = root / "home", root / "cache"
-    agent = f"e2e-{test_run_id[:6]}"
-    token = "sk-ant-oat01-" + secrets.token_hex(16)
-    tls = make_upstream_tls(root / "tls", ["api.anthropic.com", CANARY])
-    env = {"CLAUDE_BOTTLE_HOME": str(home), "CLAUDE_BOTTLE_CACHE": str(cache),
-           "CLAUDE_CODE_OAUTH_TOKEN": token, "CLAUDE_BOTTLE_UPSTREAM_CA": str(tls)}
-    _write(home / f"agents/{agent}.md", """
-        ---
-        description: end-to-end test agent
-        bottle: e2e
-        skills: [cite-sources]
-        ---
-        You are a test agent.
-        """)
-    _bottle(home)
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    out = root / "fake-out"
-    out.mkdir()
-    fake = None
-    try:
-        result = run_doit(f"up:{agent}", env=env)
-        assert result.returncode == 0, result.stdout + result.stderr
-        sidecars_image = json.loads((cache / "images/sidecars.json").read_text())["tag"]
-        fake = docker_client.containers.run(
-            sidecars_image, ["/opt/bottle/venv/bin/python", "/opt/fakes/https_upstream.py"], detach=True,
-            entrypoint=[], user="root", name=f"claude-bottle-test-{test_run_id}-fakeapi",
-            labels={**labels.managed_labels(slug=agent, role="test-upstream"),
-                    "dev.claude-bottle.test": test_run_id},
-            environment={"EXPECTED_AUTHORIZATION": f"Bearer {token}"},
-            volumes={str(FAKES): {"bind": "/opt/fakes", "mode": "ro"}, str(tls.parent): {"bind": "/fake/in", "mode": "ro"},
-                     str(out): {"bind": "/fake/out", "mode": "rw"}},
-            network=f"claude-bottle-{agent}-egress")
-        docker_client.networks.get(f"claude-bottle-{agent}-egress").disconnect(fake)
-        docker_client.networks.get(f"claude-bottle-{agent}-egress").connect(
-            fake, aliases=["api.anthropic.com", CANARY])
-        result = run_doit(f"provision:{agent}", env=env)
-        assert result.returncode == 0, result.stdout + result.stderr
-        fake.reload()
-        yield {"agent": agent, "home": home, "env": env, "token": token, "fake": fake, "out": out,
-               "docker": docker_client}
-    finally:
-        run_doit(f"stop:{agent}", env=env)
-        if fake is not None:
-            fake.remove(force=True)
-        for v in docker_client.volumes.list(filters={"label": f"{labels.SLUG}={agent}"}):
-            v.remove(force=True)
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with running_bottle(tmp_path_factory.mktemp("e2e"), docker_client, test_run_id, "e2e") as b:
+        yield b
 
 
 def agent_exec(bottle, script: str, user: str = "node") -> tuple[int, str]:
-    c = bottle["docker"].containers.get(f"claude-bottle-{bottle['agent']}-agent")
-    r = c.exec_run(["sh", "-c", script], user=user)
-    return r.exit_code, r.output.decode(errors="replace")
-
-
-def fake_ip(bottle) -> str:
-    bottle["fake"].reload()
-    return bottle["fake"].attrs["NetworkSettings"]["Networks"][f"claude-bottle-{bottle['agent']}-egress"]["IPAddress"]
+    return bottle.exec(script, user=user)
 
 
 def test_both_services_run(bottle):
-    found = bottle["docker"].containers.list(filters=labels.managed_filter(bottle["agent"]))
+    found = bottle.docker.containers.list(filters=labels.managed_filter(bottle.agent))
     roles = {c.labels[labels.ROLE]: c.status for c in found if c.labels.get(labels.ROLE) in ("agent", "sidecars")}
     assert roles == {"agent": "running", "sidecars": "running"}
 
@@ -125,7 +34,7 @@ def test_both_services_run(bottle):
 def test_agent_holds_no_real_token(bottle):
     code, out = agent_exec(bottle, "printenv; cat /proc/1/environ 2>/dev/null | tr '\\0' '\\n'")
     assert code == 0
-    assert bottle["token"] not in out
+    assert bottle.token not in out
     assert "CLAUDE_CODE_OAUTH_TOKEN=bottle-placeholder" in out
 
 
@@ -138,7 +47,7 @@ def test_non_route_host_gets_the_block_body(bottle):
 
 
 def test_direct_connection_to_canary_fails_to_connect(bottle):
-    ip = fake_ip(bottle)
+    ip = bottle.fake_ip()
     code, out = agent_exec(bottle, f"curl -sS --noproxy '*' -m 10 --connect-timeout 5 https://{ip}/ -k")
     # The internal network drops anything not addressed to the bundle: the TCP
     # handshake never completes (7: refused/unreachable, 28: connect timed out).
@@ -157,8 +66,7 @@ def test_https_to_route_host_gets_real_token_injected(bottle):
                                    "-d '{}' https://api.anthropic.com/v1/messages")
     assert code == 0, out
     assert json.loads(out)["auth_ok"] is True
-    requests = [json.loads(l) for l in (bottle["out"] / "requests.jsonl").read_text().splitlines()]
-    last = requests[-1]
+    last = bottle.fake_requests()[-1]
     assert last["path"] == "/v1/messages" and last["auth_ok"] and not last["placeholder_seen"]
 
 
@@ -193,7 +101,7 @@ dns.lookup('egress', (err, ip) => {
 """
     code, out = agent_exec(bottle, f"node -e {shlex.quote(script)}")
     assert code == 0, out
-    conf = (bottle["home"] / f"state/{bottle['agent']}/rendered/supervisord.conf").read_text()
+    conf = (bottle.home / f"state/{bottle.agent}/rendered/supervisord.conf").read_text()
     from bottle_tasks.sidecar import DAEMONS
     from bottle_tasks.sidecar.health import configured_daemons
     expected = sorted(DAEMONS[d] for d in configured_daemons(conf))
@@ -201,7 +109,7 @@ dns.lookup('egress', (err, ip) => {
 
 
 def test_second_start_runs_no_build_render_or_up(bottle):
-    result = run_doit(f"start:{bottle['agent']}", env=bottle["env"])
+    result = bottle.doit(f"start:{bottle.agent}")
     assert result.returncode == 0, result.stdout + result.stderr
     executed = [l[3:] for l in result.stdout.splitlines() if l.startswith(".  ")]
     assert not [t for t in executed if t.split(":")[0] in ("build", "render", "up", "ca", "provision")], executed
@@ -209,18 +117,18 @@ def test_second_start_runs_no_build_render_or_up(bottle):
 
 
 def test_route_change_applies_live_without_restarting_the_agent(bottle):
-    agent = bottle["docker"].containers.get(f"claude-bottle-{bottle['agent']}-agent")
+    agent = bottle.docker.containers.get(f"claude-bottle-{bottle.agent}-agent")
     before = agent.id
-    _bottle(bottle["home"], f"""
+    write_bottle(bottle.home, f"""
         - host: {CANARY}
           methods: [GET]
-          allow_cidrs: ["172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]
+          allow_cidrs: {DOCKER_SUBNETS}
         """)
-    result = run_doit(f"provision:{bottle['agent']}", env=bottle["env"])
+    result = bottle.doit(f"provision:{bottle.agent}")
     assert result.returncode == 0, result.stdout + result.stderr
     executed = [l[3:] for l in result.stdout.splitlines() if l.startswith(".  ")]
     assert not [t for t in executed if t.startswith("build")], executed
-    assert f"render:{bottle['agent']}" in executed
+    assert f"render:{bottle.agent}" in executed
     assert "reloaded" in result.stdout
     agent.reload()
     assert agent.id == before and agent.status == "running"
@@ -229,41 +137,41 @@ def test_route_change_applies_live_without_restarting_the_agent(bottle):
 
 
 def test_active_lists_the_running_bottle(bottle):
-    result = run_doit("active", env=bottle["env"])
+    result = bottle.doit("active")
     assert result.returncode == 0
-    line = next(l for l in result.stdout.splitlines() if bottle["agent"] in l)
+    line = next(l for l in result.stdout.splitlines() if bottle.agent in l)
     assert "docker" in line and "running" in line and "agent:running" in line and "sidecars:running" in line
 
 
 def test_cleanup_removes_orphans_and_keeps_live_and_preserved(bottle, test_run_id):
-    docker = bottle["docker"]
-    state = bottle["home"] / "state"
+    docker = bottle.docker
+    state = bottle.home / "state"
     (state / "kept-crash").mkdir(parents=True)
     (state / "kept-crash/.preserve").touch()
     (state / "stale").mkdir(parents=True)
-    sidecars_image = bottle["fake"].image.tags[0]
+    sidecars_image = bottle.fake.image.tags[0]
     orphan = docker.containers.create(sidecars_image, ["true"], entrypoint=[],
                                       name=f"claude-bottle-test-{test_run_id}-orphan",
                                       labels={**labels.managed_labels(slug="stale", role="agent"),
                                               "dev.claude-bottle.test": test_run_id})
-    result = run_doit("cleanup", "--yes", env=bottle["env"])
+    result = bottle.doit("cleanup", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
     names = {c.name for c in docker.containers.list(all=True)}
     assert orphan.name not in names
-    assert f"claude-bottle-{bottle['agent']}-agent" in names
-    assert f"claude-bottle-{bottle['agent']}-sidecars" in names
+    assert f"claude-bottle-{bottle.agent}-agent" in names
+    assert f"claude-bottle-{bottle.agent}-sidecars" in names
     assert (state / "kept-crash").is_dir() and not (state / "stale").exists()
-    assert (state / bottle["agent"]).is_dir()
+    assert (state / bottle.agent).is_dir()
 
 
 def test_stop_saves_logs_and_keeps_state(bottle):
-    agent = bottle["agent"]
-    result = run_doit(f"stop:{agent}", env=bottle["env"])
+    agent = bottle.agent
+    result = bottle.doit(f"stop:{agent}")
     assert result.returncode == 0, result.stdout + result.stderr
-    log = bottle["home"] / f"state/{agent}/compose.log"
+    log = bottle.home / f"state/{agent}/compose.log"
     assert log.exists() and "sidecars" in log.read_text()
-    names = {c.name for c in bottle["docker"].containers.list(all=True)}
+    names = {c.name for c in bottle.docker.containers.list(all=True)}
     assert f"claude-bottle-{agent}-agent" not in names
-    volumes = {v.name for v in bottle["docker"].volumes.list()}
+    volumes = {v.name for v in bottle.docker.volumes.list()}
     assert f"claude-bottle-{agent}-home" in volumes
-    assert bottle["token"] not in log.read_text()
+    assert bottle.token not in log.read_text()

@@ -1,0 +1,137 @@
+"""A real bottle for integration tests, with fake upstreams on its egress network.
+
+The fake serves ``api.anthropic.com`` and a canary host with a test CA the
+proxy is told to trust; the bottle's routes allow the docker subnets for the
+fake API only. All traffic stays between containers the tests create.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import textwrap
+from pathlib import Path
+
+from bottle_tasks import labels
+from tests.conftest import run_doit
+from tests.integration.fakes.tls import make_upstream_tls
+
+FAKES = Path(__file__).parent / "fakes"
+CANARY = "canary.bottle.test"
+DOCKER_SUBNETS = '["172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]'
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+
+
+def write_bottle(home: Path, extra_routes: str = "") -> None:
+    """The shipped dev bottle, with the fake API's docker subnet allowed past the SSRF guard."""
+    extra = textwrap.indent(textwrap.dedent(extra_routes).strip(), "    ") if extra_routes else ""
+    write(home / "bottles/e2e.md", f"""
+        ---
+        extends: dev
+        egress:
+          allow_cidrs: {DOCKER_SUBNETS}
+          routes:
+            - host: api.anthropic.com
+              methods: [GET, POST]
+              path_allowlist: ["/v1/"]
+              auth: {{scheme: bearer, token_ref: CLAUDE_CODE_OAUTH_TOKEN, agent_env: CLAUDE_CODE_OAUTH_TOKEN}}
+              dlp: log
+              allow_cidrs: {DOCKER_SUBNETS}
+        {extra}
+        supervise:
+          timeout_seconds: 120
+        ---
+        """)
+
+
+class Bottle:
+    def __init__(self, root: Path, docker, run_id: str, prefix: str):
+        self.root, self.docker, self.run_id = root, docker, run_id
+        self.agent = f"{prefix}-{run_id[:6]}"
+        self.home, self.cache = root / "home", root / "cache"
+        self.token = "sk-ant-oat01-" + secrets.token_hex(16)
+        self.tls = make_upstream_tls(root / "tls", ["api.anthropic.com", CANARY])
+        self.env = {"CLAUDE_BOTTLE_HOME": str(self.home), "CLAUDE_BOTTLE_CACHE": str(self.cache),
+                    "CLAUDE_CODE_OAUTH_TOKEN": self.token, "CLAUDE_BOTTLE_UPSTREAM_CA": str(self.tls)}
+        self.out = root / "fake-out"
+        self.fake = None
+
+    @property
+    def egress_network(self) -> str:
+        return f"claude-bottle-{self.agent}-egress"
+
+    def doit(self, *args: str, **kw):
+        return run_doit(*args, env=self.env, **kw)
+
+    def start_fake(self) -> None:
+        self.out.mkdir(exist_ok=True)
+        image = json.loads((self.cache / "images/sidecars.json").read_text())["tag"]
+        self.fake = self.docker.containers.run(
+            image, ["/opt/bottle/venv/bin/python", "/opt/fakes/https_upstream.py"], detach=True,
+            entrypoint=[], user="root", name=f"claude-bottle-test-{self.run_id}-{self.agent}-fake",
+            labels={**labels.managed_labels(slug=self.agent, role="test-upstream"),
+                    "dev.claude-bottle.test": self.run_id},
+            environment={"EXPECTED_AUTHORIZATION": f"Bearer {self.token}"},
+            volumes={str(FAKES): {"bind": "/opt/fakes", "mode": "ro"},
+                     str(self.tls.parent): {"bind": "/fake/in", "mode": "ro"},
+                     str(self.out): {"bind": "/fake/out", "mode": "rw"}},
+            network=self.egress_network)
+        net = self.docker.networks.get(self.egress_network)
+        net.disconnect(self.fake)
+        net.connect(self.fake, aliases=["api.anthropic.com", CANARY])
+        self.fake.reload()
+
+    def fake_ip(self) -> str:
+        self.fake.reload()
+        return self.fake.attrs["NetworkSettings"]["Networks"][self.egress_network]["IPAddress"]
+
+    def container(self, role: str):
+        return self.docker.containers.get(f"claude-bottle-{self.agent}-{role}")
+
+    def exec(self, script: str, user: str = "node", role: str = "agent") -> tuple[int, str]:
+        r = self.container(role).exec_run(["sh", "-c", script], user=user)
+        return r.exit_code, r.output.decode(errors="replace")
+
+    def fake_requests(self) -> list[dict]:
+        path = self.out / "requests.jsonl"
+        return [json.loads(l) for l in path.read_text().splitlines()] if path.exists() else []
+
+
+@contextlib.contextmanager
+def running_bottle(root: Path, docker, run_id: str, prefix: str):
+    """Bring a bottle up to provisioned, with the fake upstream attached; tear everything down after."""
+    b = Bottle(root, docker, run_id, prefix)
+    write(b.home / f"agents/{b.agent}.md", """
+        ---
+        description: integration test agent
+        bottle: e2e
+        skills: [cite-sources]
+        ---
+        You are a test agent.
+        """)
+    write_bottle(b.home)
+    old = {k: os.environ.get(k) for k in b.env}
+    os.environ.update(b.env)
+    try:
+        result = b.doit(f"up:{b.agent}")
+        assert result.returncode == 0, result.stdout + result.stderr
+        b.start_fake()
+        result = b.doit(f"provision:{b.agent}")
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield b
+    finally:
+        b.doit(f"stop:{b.agent}")
+        if b.fake is not None:
+            b.fake.remove(force=True)
+        for v in docker.volumes.list(filters={"label": f"{labels.SLUG}={b.agent}"}):
+            v.remove(force=True)
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -13,13 +13,15 @@ import secrets
 import textwrap
 from pathlib import Path
 
+import yaml
+
 from bottle_tasks import labels
 from tests.conftest import run_doit
 from tests.integration.fakes.tls import make_upstream_tls
 
 FAKES = Path(__file__).parent / "fakes"
 CANARY = "canary.bottle.test"
-DOCKER_SUBNETS = '["172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]'
+DOCKER_SUBNETS = ["172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]
 
 
 def write(path: Path, text: str) -> None:
@@ -27,26 +29,23 @@ def write(path: Path, text: str) -> None:
     path.write_text(textwrap.dedent(text).lstrip())
 
 
-def write_bottle(home: Path, extra_routes: str = "") -> None:
-    """The shipped dev bottle, with the fake API's docker subnet allowed past the SSRF guard."""
-    extra = textwrap.indent(textwrap.dedent(extra_routes).strip(), "    ") if extra_routes else ""
-    write(home / "bottles/e2e.md", f"""
-        ---
-        extends: dev
-        egress:
-          allow_cidrs: {DOCKER_SUBNETS}
-          routes:
-            - host: api.anthropic.com
-              methods: [GET, POST]
-              path_allowlist: ["/v1/"]
-              auth: {{scheme: bearer, token_ref: CLAUDE_CODE_OAUTH_TOKEN, agent_env: CLAUDE_CODE_OAUTH_TOKEN}}
-              dlp: log
-              allow_cidrs: {DOCKER_SUBNETS}
-        {extra}
-        supervise:
-          timeout_seconds: 120
-        ---
-        """)
+def write_bottle(home: Path, extra_routes: list[dict] | None = None) -> None:
+    """The shipped dev bottle, with the docker subnets allowed past the SSRF guard (our fakes live there)."""
+    meta = {
+        "extends": "dev",
+        "egress": {
+            "allow_cidrs": DOCKER_SUBNETS,
+            "routes": [{"host": "api.anthropic.com", "methods": ["GET", "POST"], "path_allowlist": ["/v1/"],
+                        "auth": {"scheme": "bearer", "token_ref": "CLAUDE_CODE_OAUTH_TOKEN",
+                                 "agent_env": "CLAUDE_CODE_OAUTH_TOKEN"},
+                        "dlp": "log"},
+                       *(extra_routes or [])],
+        },
+        "supervise": {"timeout_seconds": 120},
+    }
+    path = home / "bottles/e2e.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\nA test bottle.\n")
 
 
 class Bottle:

@@ -155,13 +155,20 @@ def tiny_image(tmp_path_factory):
 
 @pytest.fixture
 def new_images(docker_client):
-    """Removes, after the test, claude-bottle images the test created (found by our digest label)."""
+    """Removes, after the test, the agent/derived images it created (found by our digest label).
+
+    Shared base and sidecars images are never touched (no test here makes new
+    ones, and a concurrent real build may), nor images a container still uses.
+    """
     def ours():
-        return {i.id for i in docker_client.images.list(filters={"label": labels.DIGEST})}
-    before = ours()
+        return {i.id: i for i in docker_client.images.list(filters={"label": labels.DIGEST})}
+    before = set(ours())
     yield
-    for image_id in ours() - before:
+    for image_id, image in ours().items():
+        shared = [t for t in image.tags if t.startswith(("claude-bottle/base:", "claude-bottle/sidecars:"))]
+        if image_id in before or shared:
+            continue
         try:
-            docker_client.images.remove(image_id, force=True)
+            docker_client.images.remove(image_id, force=bool(image.tags))
         except Exception:
-            pass  # a child image of another test still holds it; the next run's sweep gets it
+            pass  # still used by a container, or a child of another new image already removed

@@ -249,3 +249,34 @@ def test_interrupted_save_leaves_no_file_under_the_final_name(warm, image_sessio
     assert manifest[0]["Config"].startswith(record["id"].split(":")[1])
     noop = ok(run_doit("save:zeta", env=env))
     assert "save:zeta" in skipped(noop)
+
+
+def test_image_missing_from_daemon_is_loaded_from_the_store(warm, test_run_id, new_images, docker_client):
+    home, cache = warm
+    write_bottle(home, "eta", _capability_bottle(f"stored-{test_run_id}"))
+    write_agent(home, "eta", "eta")
+    env = image_env(home, cache)
+    ok(run_doit("save:eta", env=env))
+    record = json.loads((cache / "images" / "agents" / "eta.json").read_text())
+    docker_client.images.remove(record["tag"], force=True)
+
+    again = ok(run_doit("build:eta", env=env))
+    assert "build:eta" in executed(again)
+    assert "loading " in again.stdout and "building claude-bottle/derived" not in again.stdout
+    assert docker_client.images.get(record["tag"]).id == record["id"]
+
+
+def test_failed_build_names_the_step_without_a_traceback(warm, test_run_id, new_images):
+    home, cache = warm
+    failing = _capability_bottle(test_run_id).replace(
+        f"RUN echo {test_run_id} > /etc/bottle-capability",
+        f"RUN echo broken-{test_run_id} && exit 3")
+    write_bottle(home, "theta", failing)
+    write_agent(home, "theta", "theta")
+    result = run_doit("build:theta", env=image_env(home, cache))
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "error (build:theta): building claude-bottle/derived:" in out
+    assert "failed at Step" in out and f"RUN echo broken-{test_run_id} && exit 3" in out
+    assert "returned a non-zero code: 3" in out
+    assert "Traceback" not in out

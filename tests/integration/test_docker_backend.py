@@ -13,7 +13,7 @@ import shlex
 import pytest
 
 from bottle_tasks import labels
-from tests.integration.bottlekit import CANARY, DOCKER_SUBNETS, running_bottle, write_bottle
+from tests.integration.bottlekit import CANARY, running_bottle, write_bottle
 
 @pytest.fixture(scope="module")
 def bottle(tmp_path_factory, docker_client, test_run_id):
@@ -119,11 +119,7 @@ def test_second_start_runs_no_build_render_or_up(bottle):
 def test_route_change_applies_live_without_restarting_the_agent(bottle):
     agent = bottle.docker.containers.get(f"claude-bottle-{bottle.agent}-agent")
     before = agent.id
-    write_bottle(bottle.home, f"""
-        - host: {CANARY}
-          methods: [GET]
-          allow_cidrs: {DOCKER_SUBNETS}
-        """)
+    write_bottle(bottle.home, [{"host": CANARY, "methods": ["GET"]}])
     result = bottle.doit(f"provision:{bottle.agent}")
     assert result.returncode == 0, result.stdout + result.stderr
     executed = [l[3:] for l in result.stdout.splitlines() if l.startswith(".  ")]

@@ -267,7 +267,7 @@ def _stream_build(spec: ImageSpec, tag: str, digest: str, buildargs: dict[str, s
                 for line in text.splitlines():
                     if line.startswith("Step "):
                         step, tail = line, []
-                    elif line.strip():
+                    elif line.strip() and not line.startswith((" ---> ", "Removing intermediate container")):
                         tail = (tail + [line])[-_TAIL_LINES:]
             elif "error" in chunk:
                 raise BottleError(f"building {tag} failed at {step}\n"

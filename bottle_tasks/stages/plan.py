@@ -33,10 +33,31 @@ def _confirm(agent: str) -> None:
         raise BottleError(f"start of {agent} cancelled; nothing was built or started")
 
 
-def write_plan(slug: str, plan_json: str, preflight: str, confirm: bool) -> None:
+def _runtime_line(slug: str) -> str | None:
+    """Which OCI runtime the agent will get, and why; None when the daemon cannot say."""
+    from ..dockerhost import daemon_problem
+    from ..imagebuild import agent_image_ref
+    from ..runtime import choose_runtime
+
+    if daemon_problem():
+        return None
+    try:
+        image = agent_image_ref(slug)
+    except BottleError:
+        image = None
+    choice = choose_runtime(image)
+    warn = "" if choice.runtime == "runsc" else "warning: "
+    return f"  {'runtime':<8} {choice.runtime} ({warn}{choice.reason})"
+
+
+def write_plan(slug: str, plan_json: str, preflight: str, confirm: bool, backend: str = "docker") -> None:
     hold_slug_lock(slug)
     write_if_changed(plan_path(slug), plan_json, 0o600)
     print(preflight, flush=True)
+    if backend == "docker" and confirm:
+        line = _runtime_line(slug)
+        if line:
+            print(line, flush=True)
     if confirm and sys.stdin.isatty():
         _confirm(slug)
 
@@ -61,7 +82,7 @@ def task_plan():
             "name": entry.name,
             "doc": DOC,
             "actions": [action(write_plan, plan.slug, plan.to_json(), format_preflight(plan),
-                               _wants_confirmation(entry.name))],
+                               _wants_confirmation(entry.name), plan.backend)],
             "targets": [str(plan_path(plan.slug))],
             "uptodate": [False],
             "verbosity": 2,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping, NamedTuple
 from urllib.parse import urlsplit
@@ -96,14 +96,6 @@ class GateConfig:
                 for r in self.remotes
             ],
         }
-
-    def with_key_dir(self, key_dir: str) -> GateConfig:
-        """The same config with identity and known_hosts files read from ``key_dir/<name>/``."""
-        return replace(self, remotes=tuple(
-            replace(r,
-                    identity_file=posixpath.join(key_dir, r.name, "id") if r.identity_file else None,
-                    known_hosts=posixpath.join(key_dir, r.name, "known_hosts") if r.known_hosts else None)
-            for r in self.remotes))
 
 
 class Mount(NamedTuple):
@@ -313,8 +305,15 @@ def clone_commands(plan: Plan, gate_host: str = "git-gate") -> list[list[str]]:
 
 
 def _schema() -> dict[str, Any]:
-    from ..egress.schemas import schema_path
-    return json.loads(schema_path(SCHEMA_NAME).read_text(encoding="utf-8"))
+    from ..paths import schemas_dir
+    path = schemas_dir() / SCHEMA_NAME  # $CLAUDE_BOTTLE_SCHEMAS in the sidecars image
+    if not path.is_file():
+        from ..egress.schemas import schema_path
+        try:
+            path = schema_path(SCHEMA_NAME)
+        except FileNotFoundError as exc:
+            raise BottleError(str(exc)) from None
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _problems(data: Any) -> list[str]:

@@ -2,13 +2,15 @@
 
     python -m bottle_tasks.gitgate.daemon --config /etc/claude-bottle/git-gate.json --user bottle
 
-Started as root, it first copies each remote's key and known_hosts to a
-directory only ``--user`` can read (bind-mounted keys keep the host's owner,
-so ``bottle`` could not read a 0600 key in place), hands the mirror directory
-and log file to that user, and drops privileges. Started as ``--user``
-itself, it uses the mounted files as they are. Either way it then creates
-one bare mirror per remote with the pre-receive hook, writes the runtime
-config the hooks read, and execs ``git daemon`` with the access hook.
+Bind-mounted keys keep their host owner and sit on root-only mounts, so the
+daemon user cannot read them in place. Private copies live in
+``--key-dir/<name>/{id,known_hosts}`` (default ``/home/bottle/keys``, the
+layout the sidecars boot already fills). Started as root, the daemon makes
+those copies itself (0400, owned by ``--user``), hands the mirror directory
+over and drops privileges; started as ``--user``, it uses the copies boot
+made. Either way it then creates one bare mirror per remote with the
+pre-receive hook, writes the runtime config the hooks read, and execs
+``git daemon`` with the access hook.
 """
 from __future__ import annotations
 
@@ -21,17 +23,17 @@ import shlex
 import shutil
 import subprocess
 import sys
-from typing import Sequence
+from dataclasses import replace
+from typing import Callable, Sequence
 
 from ..errors import BottleError
-from ..sidecar import DAEMON_USER, GIT_GATE_CONF, GIT_GATE_PORT, VENV
+from ..sidecar import DAEMON_KEYS_DIR, DAEMON_USER, GIT_GATE_CONF, GIT_GATE_PORT, VENV
 from .config import GateConfig, load_gate_config
 from .gitops import GateError, gate_env, gate_gitconfig, git, gitconfig_path
 
-__all__ = ["command", "daemon_args", "init_gate", "install_keys", "runtime_config_path", "main",
-           "KEY_DIR"]
+__all__ = ["command", "daemon_args", "init_gate", "install_keys", "use_copied_keys", "runtime_config_path",
+           "main"]
 
-KEY_DIR = "/run/claude-bottle/gate-keys"
 _PYTHON = f"{VENV}/bin/python"
 
 
@@ -65,46 +67,85 @@ def _chown_tree(path: str, uid: int, gid: int) -> None:
             os.lchown(os.path.join(root, name), uid, gid)
 
 
+def _reclaim(path: str, mode: int) -> None:
+    # Without CAP_FOWNER/DAC_OVERRIDE root may only chmod and write what root
+    # owns; a restart finds these already handed to the daemon user.
+    os.chown(path, 0, 0)
+    os.chmod(path, mode)
+
+
 def install_keys(config: GateConfig, key_dir: str, uid: int, gid: int) -> GateConfig:
     """Copy keys and known_hosts to ``key_dir/<name>/`` readable only by ``uid``; the config pointing there."""
     os.makedirs(key_dir, mode=0o700, exist_ok=True)
-    os.chmod(key_dir, 0o700)
-    os.chown(key_dir, uid, gid)
+    _reclaim(key_dir, 0o700)
+    copied: set[str] = set()
     for remote in config.remotes:
         if not (remote.identity_file or remote.known_hosts):
             continue
         target = posixpath.join(key_dir, remote.name)
         os.makedirs(target, mode=0o700, exist_ok=True)
-        os.chmod(target, 0o700)
-        os.chown(target, uid, gid)
+        _reclaim(target, 0o700)
         for src, name, mode in ((remote.identity_file, "id", 0o400), (remote.known_hosts, "known_hosts", 0o444)):
             if not src:
                 continue
             dst = posixpath.join(target, name)
             try:
-                data = open(src, "rb").read()
+                with open(src, "rb") as fh:
+                    data = fh.read()
             except OSError as exc:
                 print(f"git-gate: remote '{remote.name}': cannot read {src} ({exc.strerror}); "
                       "pushes and private fetches will fail", file=sys.stderr)
                 continue
             if os.path.exists(dst):
-                os.chmod(dst, 0o600)
+                _reclaim(dst, 0o600)
             fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            os.chown(dst, uid, gid)
             os.chmod(dst, mode)
-    return config.with_key_dir(key_dir)
+            os.chown(dst, uid, gid)
+            copied.add(dst)
+        os.chown(target, uid, gid)
+    os.chown(key_dir, uid, gid)
+    # Root cannot look inside the handed-over directory any more: say what was copied.
+    return use_copied_keys(config, key_dir, exists=copied.__contains__)
+
+
+def use_copied_keys(config: GateConfig, key_dir: str,
+                    exists: Callable[[str], bool] = os.path.exists) -> GateConfig:
+    """``config`` reading each remote's key files from ``key_dir/<name>/`` where copies exist there."""
+    remotes = []
+    for remote in config.remotes:
+        identity = posixpath.join(key_dir, remote.name, "id")
+        known = posixpath.join(key_dir, remote.name, "known_hosts")
+        remotes.append(replace(
+            remote,
+            identity_file=identity if remote.identity_file and exists(identity) else remote.identity_file,
+            known_hosts=known if remote.known_hosts and exists(known) else remote.known_hosts))
+    return replace(config, remotes=tuple(remotes))
+
+
+def _own_home(pw: pwd.struct_passwd, key_dir: str) -> None:
+    """Give the user its home when the key copies live there (a fresh tmpfs home is root's)."""
+    home = pw.pw_dir.rstrip("/")
+    if posixpath.dirname(key_dir.rstrip("/")) == home and os.path.isdir(home) \
+            and os.stat(home).st_uid != pw.pw_uid:
+        _reclaim(home, 0o700)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
 
 
 def _hand_over(config: GateConfig, uid: int, gid: int) -> None:
     os.makedirs(config.git_dir, exist_ok=True)
     if os.stat(config.git_dir).st_uid != uid:
         _chown_tree(config.git_dir, uid, gid)
-    if config.log_file and os.path.isdir(posixpath.dirname(config.log_file)):
-        with open(config.log_file, "a"):
+    if config.log_file:
+        # Best effort: without CAP_DAC_OVERRIDE root may not write a log dir the
+        # host or boot owns; the hooks then log as the daemon user, or not at all.
+        try:
+            with open(config.log_file, "a"):
+                pass
+            os.chown(config.log_file, uid, gid)
+        except OSError:
             pass
-        os.chown(config.log_file, uid, gid)
 
 
 def _drop_privileges(pw: pwd.struct_passwd) -> None:
@@ -152,7 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--user", help="drop to this user when started as root")
     parser.add_argument("--listen", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=GIT_GATE_PORT)
-    parser.add_argument("--key-dir", default=KEY_DIR)
+    parser.add_argument("--key-dir", default=DAEMON_KEYS_DIR,
+                        help="private copies of the keys (made here when started as root, else by boot)")
     parser.add_argument("--python", default=sys.executable, help="interpreter the hooks run with")
     parser.add_argument("--init-only", action="store_true", help="set up the mirrors and exit")
     args = parser.parse_args(argv)
@@ -165,9 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise BottleError(f"user '{args.user}' does not exist in this container") from None
             if os.geteuid() == 0 and pw.pw_uid != 0:
                 config = install_keys(config, args.key_dir, pw.pw_uid, pw.pw_gid)
+                _own_home(pw, args.key_dir)
                 _hand_over(config, pw.pw_uid, pw.pw_gid)
                 _drop_privileges(pw)
-            elif os.geteuid() != pw.pw_uid:
+            elif os.geteuid() == pw.pw_uid:
+                config = use_copied_keys(config, args.key_dir)
+            else:
                 raise BottleError(f"started as uid {os.geteuid()}, neither root nor '{args.user}'")
         runtime = init_gate(config, args.python)
     except (BottleError, GateError, OSError) as exc:

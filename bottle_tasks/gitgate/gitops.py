@@ -45,7 +45,9 @@ def gate_gitconfig(config: GateConfig) -> str:
     for remote in config.remotes:
         for path in (remote.upstream, remote.push_url):
             if path and upstream_kind(path) == "local":
-                lines.append(f"\tdirectory = {path.removeprefix('file://')}")
+                path = path.removeprefix("file://").rstrip("/")
+                # upload-pack checks the git dir itself: for a work tree that is <path>/.git.
+                lines += [f"\tdirectory = {path}", f"\tdirectory = {path}/.git"]
     lines += ["[http]", "\tlowSpeedLimit = 1000", "\tlowSpeedTime = 60",
               "[init]", "\tdefaultBranch = main",
               "[gc]", "\tautoDetach = false"]
@@ -86,12 +88,19 @@ def git(args: Sequence[str], *, cwd: str | None = None, env: Mapping[str, str] |
     return proc
 
 
+_BOILERPLATE = ("fatal: Could not read from remote repository", "Please make sure you have the correct access",
+                "and the repository exists")
+
+
 def _first_error(stderr: str) -> str:
+    """The line of git's stderr that says what went wrong, not git's generic advice after it."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    for line in lines:
-        if line.startswith(("fatal:", "error:", "ssh:", "Host key verification failed", "Permission denied")):
+    specific = [ln for ln in lines if not ln.startswith(_BOILERPLATE)]
+    for line in specific:
+        if line.startswith(("fatal:", "error:", "ssh:", "Host key verification failed", "Permission denied",
+                            "kex_exchange", "Connection")):
             return line
-    return lines[-1] if lines else ""
+    return (specific or lines or [""])[-1]
 
 
 @contextmanager

@@ -68,11 +68,9 @@ def stack(docker_client, image_session, test_run_id, tmp_path_factory):
     host.prepare(plan, state)
     logs = state / "logs"
     logs.mkdir()
-    volumes = {m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
-               for m in gate_mounts(plan, state)}
-    volumes[str(logs)] = {"bind": LOG_DIR, "mode": "rw"}
     mirrors = client.volumes.create(f"gitgate-mirrors-{test_run_id}", labels=labels)
-    volumes[mirrors.name] = {"bind": GIT_DIR, "mode": "rw"}
+    volumes = [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in gate_mounts(plan, state)]
+    volumes += [f"{logs}:{LOG_DIR}:rw", f"{mirrors.name}:{GIT_DIR}:rw"]
     gate = client.containers.run(
         image_session["tags"]["sidecars"],
         entrypoint=[f"{VENV}/bin/python", "-m", "bottle_tasks.gitgate.daemon", "--config", GIT_GATE_CONF,

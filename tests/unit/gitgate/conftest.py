@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bottle_tasks.plan import Capabilities, GitPlan, Plan, Remote, Resources
+from bottle_tasks.plan import Capabilities, GitPlan, Plan, Resources
 
 AUTHOR = {"GIT_AUTHOR_NAME": "Agent", "GIT_AUTHOR_EMAIL": "agent@bottle", "GIT_COMMITTER_NAME": "Agent",
           "GIT_COMMITTER_EMAIL": "agent@bottle"}

@@ -4,8 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 __all__ = ["Document", "parse_document"]
 
 
@@ -21,6 +19,8 @@ def parse_document(text: str, source: str) -> Document:
     Raises :class:`ManifestError` naming ``source`` when the block is missing
     or is not a YAML mapping.
     """
+    import yaml
+
     from .errors import ManifestError
 
     lines = text.splitlines(keepends=True)

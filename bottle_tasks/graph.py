@@ -5,6 +5,8 @@ here: task creators run on every doit command, ``doit list`` included.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -50,11 +52,78 @@ def plan_for(name: str, search, options: PlanOptions) -> Plan:
     return make_plan(agent, bottle, skills, frozenset(os.environ), options)
 
 
+# Code whose change can change a plan: part of the cache key.
+_PLAN_CODE = ("plan.py", "manifests.py", "overlay.py", "hostnames.py", "graph.py")
+
+
+def _fingerprint(search, options: PlanOptions) -> str:
+    """Everything a plan is made from, cheaply: manifest and overlay bytes, skill trees, options, code."""
+    h = hashlib.sha256(json.dumps([options.backend, options.workspace]).encode())
+    here = Path(__file__).resolve().parent
+    for name in _PLAN_CODE:
+        h.update((here / name).read_bytes())
+    for schema in sorted(paths.schemas_dir().glob("*.json")):
+        h.update(schema.read_bytes())
+    for d in (*search.agents, *search.bottles):
+        for f in sorted(d.glob("*.md")) if d.is_dir() else ():
+            h.update(str(f).encode() + b"\0" + f.read_bytes())
+    for d in search.skills:
+        for f in sorted(d.rglob("*")) if d.is_dir() else ():
+            st = f.stat()
+            h.update(f"{f}\0{st.st_mtime_ns}\0{st.st_size}".encode())
+    for f in sorted((paths.state_home() / "state").glob("*/overlay.json")):
+        h.update(str(f).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def _cache_path() -> Path:
+    return paths.state_home() / "plan-cache.json"
+
+
+def _env_names(plan: Plan) -> set[str]:
+    return set(plan.token_refs) | {v.from_host for v in plan.env if v.from_host}
+
+
+def _cached(fingerprint: str) -> tuple[AgentEntry, ...] | None:
+    try:
+        data = json.loads(_cache_path().read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("fingerprint") != fingerprint or not set(data.get("env", [])) <= set(os.environ):
+        return None
+    from .plan import plan_from_json
+    return tuple(AgentEntry(name, Path(e["manifest"]), plan_from_json(e["plan"]), None)
+                 for name, e in data["agents"].items())
+
+
+def _store(fingerprint: str, entries: tuple[AgentEntry, ...]) -> None:
+    """Only an all-good set is cached: errors must be re-derived (and re-shown) every time."""
+    if any(e.plan is None for e in entries):
+        return
+    from .fsutil import atomic_write
+    data = {"fingerprint": fingerprint,
+            "env": sorted(set().union(*(_env_names(e.plan) for e in entries))),
+            "agents": {e.name: {"manifest": str(e.manifest), "plan": e.plan.to_json()} for e in entries}}
+    try:
+        atomic_write(_cache_path(), json.dumps(data), 0o600)
+    except OSError:
+        pass
+
+
 @lru_cache(maxsize=1)
 def agents() -> tuple[AgentEntry, ...]:
+    """Every discovered agent with its plan (or why it has none).
+
+    Task creators run on every doit command, so resolving manifests (YAML,
+    JSON Schema) is skipped when nothing they are made from has changed.
+    """
     raw = invocation.plan_options_raw()
     options = PlanOptions(backend=raw["backend"] or "docker", workspace=raw["cwd"])
     search = default_search_paths(workspace())
+    fingerprint = _fingerprint(search, options)
+    cached = _cached(fingerprint)
+    if cached is not None:
+        return cached
     entries = []
     for name, manifest in discover_agents(search).items():
         try:
@@ -62,6 +131,7 @@ def agents() -> tuple[AgentEntry, ...]:
             entries.append(AgentEntry(name, manifest, plan_for(name, search, options), None))
         except BottleError as exc:
             entries.append(AgentEntry(name, manifest, None, str(exc)))
+    _store(fingerprint, tuple(entries))
     return tuple(entries)
 
 

@@ -10,8 +10,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from . import labels, sidecar
 from .plan import PLACEHOLDER, Plan
 
@@ -48,6 +46,8 @@ class HostLayout:
 
 
 def render_routes(plan: Plan) -> str:
+    import yaml
+
     routes = []
     for r in plan.routes:
         route: dict[str, Any] = {"host": r.host, "dlp": r.dlp}
@@ -175,6 +175,8 @@ def _host_env_for_agent(plan: Plan) -> list[str]:
 
 
 def render_compose(plan: Plan, images: ImageRefs, layout: HostLayout, *, runtime: str | None) -> str:
+    import yaml
+
     project = plan.project
 
     def named(obj: str) -> str:

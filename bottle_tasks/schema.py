@@ -10,9 +10,6 @@ import json
 from functools import lru_cache
 from typing import Any, Iterable
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-
 from .paths import schemas_dir
 
 __all__ = ["load_schema", "validate", "key_path"]
@@ -20,6 +17,8 @@ __all__ = ["load_schema", "validate", "key_path"]
 
 @lru_cache(maxsize=None)
 def load_schema(name: str) -> dict[str, Any]:
+    from jsonschema import Draft202012Validator
+
     with open(schemas_dir() / name, encoding="utf-8") as fh:
         schema = json.load(fh)
     Draft202012Validator.check_schema(schema)
@@ -41,7 +40,7 @@ def _did_you_mean(unknown: str, allowed: Iterable[str]) -> str:
     return f" (did you mean: {close[0]}?)" if close else ""
 
 
-def _describe(error: ValidationError) -> list[str]:
+def _describe(error) -> list[str]:
     where = key_path(error.absolute_path)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
@@ -71,6 +70,8 @@ def _describe(error: ValidationError) -> list[str]:
 
 def validate(instance: Any, schema_name: str) -> list[str]:
     """Return every problem with ``instance`` against ``schema_name``, sorted by key path."""
+    from jsonschema import Draft202012Validator
+
     validator = Draft202012Validator(load_schema(schema_name))
     errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
     problems: list[str] = []

@@ -11,7 +11,6 @@ import datetime as dt
 
 from .. import paths
 from ..actions import action
-from ..ca import ca_files, ensure_ca, needs_renewal
 from ..graph import agents
 from .common import broken, dep, group
 
@@ -25,6 +24,7 @@ def ca_dir(slug: str):
 
 
 def mint(slug: str) -> None:
+    from ..ca import ensure_ca
     from ..locks import hold_slug_lock
     hold_slug_lock(slug)
     why = ensure_ca(ca_dir(slug), f"claude-bottle {slug} egress CA")
@@ -33,6 +33,7 @@ def mint(slug: str) -> None:
 
 
 def ca_is_valid(slug: str) -> bool:
+    from ..ca import ca_files, needs_renewal
     files = ca_files(ca_dir(slug))
     if not (files.cert.exists() and files.key.exists() and files.mitmproxy.exists()):
         return False
@@ -46,7 +47,7 @@ def task_ca():
         if entry.plan is None:
             yield broken(entry, DOC, [dep("plan", entry)])
             continue
-        files = ca_files(ca_dir(entry.name))
+        d = ca_dir(entry.name)
         yield {"name": entry.name, "doc": f"{DOC} ({entry.name})", "actions": [action(mint, entry.name)],
-               "task_dep": [dep("plan", entry)], "targets": [str(files.cert), str(files.mitmproxy)],
+               "task_dep": [dep("plan", entry)], "targets": [str(d / "ca.pem"), str(d / "mitmproxy-ca.pem")],
                "uptodate": [(ca_is_valid, [entry.name])]}

@@ -159,3 +159,22 @@ def test_start_asks_before_anything_runs_and_no_means_nothing(bottle_home):
     assert os.waitstatus_to_exitcode(status) != 0
     assert "cancelled; nothing was built or started" in text
     assert "build:" not in text.split("[y/N]", 1)[1]
+
+
+def test_plan_cache_follows_manifest_and_env_changes(bottle_home):
+    env = {"CLAUDE_CODE_OAUTH_TOKEN": "x"}
+    first = run_doit("plan:researcher", env=env)
+    assert first.returncode == 0 and "registry.npmjs.org" in first.stdout
+    assert (bottle_home / "plan-cache.json").exists()
+    _home_bottle(bottle_home, "dev", """
+        egress:
+          routes:
+            - host: only.example.com
+    """)
+    second = run_doit("plan:researcher", env=env)
+    assert "only.example.com" in second.stdout and "registry.npmjs.org" not in second.stdout
+    (bottle_home / "bottles/dev.md").unlink()
+    run_doit("plan:researcher", env=env)
+    # The cached plan needed the token; without it the plan must fail again, not come from cache.
+    third = run_doit("plan:researcher")
+    assert third.returncode != 0 and "CLAUDE_CODE_OAUTH_TOKEN is not set" in third.stdout + third.stderr

@@ -91,13 +91,13 @@ class SshUpstream:
         return out.decode().strip() if code == 0 else ""
 
 
-def start_ssh_upstream(client, network, labels: dict[str, str], authorized_key: str,
+def start_ssh_upstream(client, network, labels: dict[str, str], authorized_key: str, name: str,
                        alias: str = "git-upstream") -> SshUpstream:
     """An sshd serving one bare repository (``main`` with one commit) to user git with ``authorized_key``."""
     container = client.containers.run(
         upstream_image(client),
         ["sh", "-c", "mkdir -p /run/sshd && ssh-keygen -A >/dev/null && exec /usr/sbin/sshd -D -e"],
-        detach=True, labels=labels, network=network.name, name=f"gitgate-upstream-{labels['dev.claude-bottle.test']}")
+        detach=True, labels=labels, network=network.name, name=name)
     network.disconnect(container)
     network.connect(container, aliases=[alias])
     run(container, "useradd --create-home --shell /usr/bin/git-shell git && usermod -p '*' git "

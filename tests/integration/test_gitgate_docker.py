@@ -1,10 +1,16 @@
 """The git gate in the real sidecars image, in front of a real sshd git upstream container.
 
 The host renders the gate's files from a plan (``host.prepare``, ``gate_mounts``)
-exactly as the render stage does; the sidecars container runs the gate's
-daemon entry as root with the bundle's capability set, so it copies the key,
-drops to ``bottle`` and serves git daemon. The agent is a git client on the
-host talking to the gate's port published on 127.0.0.1.
+exactly as the render stage does. The sidecars container has the bundle's
+capability set and starts the gate in one of two ways:
+
+- ``root``: the daemon entry (``daemon.command()``) as root copies the keys
+  itself, drops to ``bottle`` and serves git daemon;
+- ``boot``: the sidecars boot prepares the daemon user's files (key copies
+  included) as root, then the daemon entry runs as ``bottle``, as under
+  supervisord's ``user=bottle``.
+
+The agent is a git client on the host talking to the gate's port published on 127.0.0.1.
 """
 from __future__ import annotations
 
@@ -16,8 +22,10 @@ import pytest
 from bottle_tasks import labels as lbl
 from bottle_tasks.gitgate import host
 from bottle_tasks.gitgate.config import gate_mounts
+from bottle_tasks.gitgate.daemon import command
 from bottle_tasks.plan import Remote
-from bottle_tasks.sidecar import DAEMON_USER, GIT_DIR, GIT_GATE_CONF, GIT_GATE_PORT, LOG_DIR, VENV
+from bottle_tasks.sidecar import (CA_DIR, DAEMON_USER, GIT_DIR, GIT_GATE_CONF, GIT_GATE_PORT, LOG_DIR,
+                                  QUEUE_DIR, VENV)
 from tests.integration.conftest import TEST_LABEL
 from tests.unit.gitgate.conftest import aws_key_line, commit_file, git, make_plan
 
@@ -41,8 +49,35 @@ def _wait_for_port(port: int, container, what: str, timeout: float = 60) -> None
     raise AssertionError(f"{what} did not listen within {timeout} s:\n{container.logs().decode(errors='replace')}")
 
 
-@pytest.fixture(scope="module")
-def stack(docker_client, image_session, test_run_id, tmp_path_factory):
+BOOT_THEN_DROP = """
+import os, pwd, sys
+from bottle_tasks.sidecar.boot import prepare
+prepare()
+pw = pwd.getpwnam(sys.argv[1])
+os.setgroups([]); os.setgid(pw.pw_gid); os.setuid(pw.pw_uid)
+os.environ["HOME"] = pw.pw_dir
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def _entrypoint(mode: str) -> list[str]:
+    gate = command(GIT_GATE_CONF)
+    if mode == "root":
+        return gate
+    return [f"{VENV}/bin/python", "-c", BOOT_THEN_DROP, DAEMON_USER, *gate]
+
+
+# The sidecars boot hands /home/bottle/keys to bottle (0700) before the
+# per-remote directories inside it, so root, lacking CAP_DAC_READ_SEARCH, can
+# no longer reach them and boot stops with EACCES whenever a remote has a key.
+# Strict: once boot owns children before parents this XPASSes and the mark goes.
+BOOT_KEYS_BUG = pytest.mark.xfail(strict=True, raises=AssertionError,
+                                  reason="sidecar boot chowns the keys dir before its children (EACCES)")
+
+
+@pytest.fixture(scope="module", params=["root", pytest.param("boot", marks=BOOT_KEYS_BUG)])
+def stack(request, docker_client, image_session, test_run_id, tmp_path_factory):
+    mode = request.param
     client = docker_client
     labels = {**lbl.managed_labels(slug=f"test-{test_run_id}", role="test"), TEST_LABEL: test_run_id}
     tmp = tmp_path_factory.mktemp("gitgate")
@@ -51,8 +86,8 @@ def stack(docker_client, image_session, test_run_id, tmp_path_factory):
     key.parent.mkdir()
     key.write_bytes(private)
     key.chmod(0o600)
-    network = client.networks.create(f"gitgate-{test_run_id}", labels=labels)
-    upstream = start_ssh_upstream(client, network, labels, public)
+    network = client.networks.create(f"gitgate-{mode}-{test_run_id}", labels=labels)
+    upstream = start_ssh_upstream(client, network, labels, public, name=f"gitgate-upstream-{mode}-{test_run_id}")
     _, impostor_public = ssh_keypair()
     host_repo = tmp / "host-repo"
     git("init", "-q", "-b", "main", str(host_repo))
@@ -68,16 +103,20 @@ def stack(docker_client, image_session, test_run_id, tmp_path_factory):
     host.prepare(plan, state)
     logs = state / "logs"
     logs.mkdir()
-    mirrors = client.volumes.create(f"gitgate-mirrors-{test_run_id}", labels=labels)
+    mirrors = client.volumes.create(f"gitgate-mirrors-{mode}-{test_run_id}", labels=labels)
     volumes = [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in gate_mounts(plan, state)]
     volumes += [f"{logs}:{LOG_DIR}:rw", f"{mirrors.name}:{GIT_DIR}:rw"]
+    if mode == "boot":
+        ca = tmp / "ca"
+        ca.mkdir()
+        (ca / "mitmproxy-ca.pem").write_text("not a real CA; boot only copies it\n")
+        volumes.append(f"{ca}:{CA_DIR}:ro")
     gate = client.containers.run(
         image_session["tags"]["sidecars"],
-        entrypoint=[f"{VENV}/bin/python", "-m", "bottle_tasks.gitgate.daemon", "--config", GIT_GATE_CONF,
-                    "--user", DAEMON_USER],
-        command=[], detach=True, labels=labels, network=network.name, name=f"gitgate-sidecars-{test_run_id}",
+        entrypoint=_entrypoint(mode), command=[], detach=True, labels=labels, network=network.name,
+        name=f"gitgate-sidecars-{mode}-{test_run_id}",
         environment={TOKEN_ENV: TOKEN}, volumes=volumes, read_only=True,
-        tmpfs={"/tmp": "", "/run": "", f"/home/{DAEMON_USER}": "mode=0755"},
+        tmpfs={"/tmp": "", "/run": "", f"/home/{DAEMON_USER}": "mode=0755", QUEUE_DIR: ""},
         cap_drop=["ALL"], cap_add=["CHOWN", "SETUID", "SETGID", "KILL"],
         security_opt=["no-new-privileges:true"],
         ports={f"{GIT_GATE_PORT}/tcp": ("127.0.0.1", None)})
@@ -109,7 +148,9 @@ def rev(repo, ref):
 def test_key_is_readable_only_by_bottle_and_the_daemon_runs_as_bottle(stack):
     gate = stack["gate"]
     stat = run(gate, "stat -c '%U %a' /home/bottle/keys /home/bottle/keys/origin/id", user=DAEMON_USER)
-    assert stat.split("\n")[:2] == ["bottle 700", "bottle 400"]
+    (dir_owner, dir_mode), (key_owner, key_mode) = (line.split() for line in stat.splitlines()[:2])
+    assert dir_owner == key_owner == DAEMON_USER
+    assert int(dir_mode, 8) & 0o077 == 0 and int(key_mode, 8) & 0o077 == 0
     # Neither another user nor root without CAP_DAC_OVERRIDE (the bundle drops it) can read it.
     assert gate.exec_run(["cat", "/home/bottle/keys/origin/id"], user="nobody").exit_code != 0
     assert gate.exec_run(["cat", "/home/bottle/keys/origin/id"], user="root").exit_code != 0

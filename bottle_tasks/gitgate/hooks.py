@@ -24,7 +24,7 @@ from typing import Sequence
 
 from ..errors import BottleError
 from .config import GateConfig, GateRemote, load_gate_config
-from .gitops import GateError, gate_env, git, push_onwards, redact_url, refresh
+from .gitops import GateError, gate_env, git, push_onwards, redact_url, refresh, remote_lock
 from .policy import RefUpdate, check_update, parse_updates, protected_patterns
 
 __all__ = ["main", "access", "pre_receive"]
@@ -152,7 +152,10 @@ def pre_receive(config: GateConfig, remote: GateRemote, updates: Sequence[RefUpd
                   "Remove it from every pushed commit (git commit --amend, or git rebase -i for older "
                   "commits) and push again. Credentials belong in the bottle's egress routes, not in code."])
             return False
-        push_onwards(config, remote, updates, cwd=os.getcwd())
+        # Hold the mirror's lock so a concurrent refresh cannot move these refs
+        # between the upstream accepting them and receive-pack updating ours.
+        with remote_lock(config, remote):
+            push_onwards(config, remote, updates, cwd=os.getcwd())
     except GateError as exc:
         log_event(config, event="push", remote=remote.name, refs=refs, accepted=False, reason="upstream",
                   detail=str(exc))

@@ -138,3 +138,21 @@ def test_supervisord_command_and_daemon_arguments():
     assert args[-1] == "/var/lib/claude-bottle/git"
     assert any(a.startswith("--access-hook=/opt/bottle/venv/bin/python -m bottle_tasks.gitgate.hooks access")
                for a in args)
+
+
+@pytest.mark.parametrize("upstream", ["ssh://git@git.example/org/repo.git", "git@git.example:org/repo.git"])
+def test_ssh_remote_without_known_host_key_is_a_plan_error(bottle_home, upstream):
+    from bottle_tasks.manifests import default_search_paths, load_agent, resolve_bottle
+    from bottle_tasks.plan import PlanOptions
+    from bottle_tasks.plan import make_plan as plan_from_manifests
+    (bottle_home / "bottles").mkdir()
+    (bottle_home / "agents").mkdir()
+    (bottle_home / "bottles" / "gated.md").write_text(
+        f"---\ndescription: gated\ngit:\n  remotes:\n    - name: origin\n      upstream: {upstream}\n---\n")
+    (bottle_home / "agents" / "coder.md").write_text("---\ndescription: c\nbottle: gated\n---\nYou code.\n")
+    search = default_search_paths(None)
+    agent = load_agent("coder", search)
+    with pytest.raises(BottleError) as err:
+        plan_from_manifests(agent, resolve_bottle("gated", search), {}, frozenset(), PlanOptions())
+    assert "git.remotes[0] (origin).known_host_key" in str(err.value)
+    assert "no trust on first use" in str(err.value)

@@ -1,4 +1,12 @@
-"""What claude-bottle has on this machine for this home, found by our labels only."""
+"""What claude-bottle has on this machine for this home, found by our labels only.
+
+Both backends are walked in one pass: docker containers, networks and volumes
+(the docker backend's bottles, the smolmachines bundles and pipeline
+registries) and smolvm machines (``smolvm machine ls --json``). A slug is
+live when its agent runs, whichever backend runs it, and cleanup never
+touches anything of a live slug. When smolvm is not on PATH, smolmachines
+objects cannot be judged and are left alone.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,6 +28,7 @@ class BottleState:
     started_at: dt.datetime | None = None
     services: dict[str, str] = field(default_factory=dict)
     containers: list = field(default_factory=list)
+    machines: list = field(default_factory=list)
 
     def uptime(self, now: dt.datetime | None = None) -> str:
         if self.state != "running" or self.started_at is None:
@@ -35,12 +44,15 @@ class CleanupPlan:
     networks: list = field(default_factory=list)
     volumes: list = field(default_factory=list)
     state_dirs: list[Path] = field(default_factory=list)
+    machines: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not (self.containers or self.networks or self.volumes or self.state_dirs)
+        return not (self.containers or self.networks or self.volumes or self.state_dirs or self.machines)
 
     def describe(self) -> str:
-        lines = [f"container  {c.name} ({c.status})" for c in self.containers]
+        lines = [f"machine    {m.name} ({m.state}, smolvm)" for m in self.machines]
+        lines += [f"container  {c.name} ({c.status})" for c in self.containers]
         lines += [f"network    {n.name}" for n in self.networks]
         lines += [f"volume     {v.name}" for v in self.volumes]
         lines += [f"state dir  {d}" for d in self.state_dirs]
@@ -55,7 +67,15 @@ def _started(container) -> dt.datetime | None:
         return None
 
 
-def bottles() -> list[BottleState]:
+def _machines() -> list | None:
+    """This home's smolvm machines, or None when smolvm is not here to ask."""
+    from .backends import smolmachines
+    if not smolmachines.smolvm_on_path():
+        return None
+    return smolmachines.machines_of_home()
+
+
+def bottles(machines: list | None = None) -> list[BottleState]:
     by_slug: dict[str, BottleState] = {}
     for c in client().containers.list(all=True, filters=labels.managed_filter()):
         slug = c.labels.get(labels.SLUG)
@@ -67,6 +87,14 @@ def bottles() -> list[BottleState]:
         b.containers.append(c)
         if role == "agent":
             b.started_at = _started(c)
+    for m in (_machines() if machines is None else machines) or []:
+        slug = m.labels.get(labels.SLUG)
+        if not slug:
+            continue
+        b = by_slug.setdefault(slug, BottleState(slug, "smolmachines", "partial"))
+        b.backend = "smolmachines"
+        b.services["agent"] = m.state
+        b.machines.append(m)
     for b in by_slug.values():
         agent = b.services.get("agent")
         b.state = "partial" if agent is None else ("running" if agent == "running" else "stopped")
@@ -77,12 +105,24 @@ def cleanup_plan() -> CleanupPlan:
     """Everything orphaned in this home; a running bottle and anything it uses is never included."""
     plan = CleanupPlan()
     live: set[str] = set()
-    for b in bottles():
-        if b.state == "running":
+    machines = _machines()
+    docker = client()
+    if machines is None:
+        # Without smolvm nobody can tell whether a smolmachines bottle's VM still runs.
+        flt = {"label": [*labels.managed_filter()["label"], f"{labels.BACKEND}=smolmachines"]}
+        unknown = {c.labels.get(labels.SLUG) for c in docker.containers.list(all=True, filters=flt)}
+        unknown |= {(n.attrs.get("Labels") or {}).get(labels.SLUG) for n in docker.networks.list(filters=flt)}
+        unknown.discard(None)
+        live |= unknown
+        if unknown:
+            plan.notes.append("smolvm is not on PATH: the smolmachines bottles "
+                              f"{', '.join(sorted(unknown))} are left alone")
+    for b in bottles(machines or []):
+        if b.state == "running" or b.slug in live:
             live.add(b.slug)
         else:
             plan.containers.extend(b.containers)
-    docker = client()
+            plan.machines.extend(b.machines)
     listed = {c.id for c in plan.containers}
     for c in docker.containers.list(all=True, filters=labels.managed_filter()):
         if c.labels.get(labels.SLUG) not in live and c.id not in listed:
@@ -105,6 +145,10 @@ def cleanup_plan() -> CleanupPlan:
 
 
 def remove(plan: CleanupPlan) -> None:
+    from .backends import smolvm
+    for m in plan.machines:
+        smolvm.run(smolvm.machine_delete_argv(m.name), f"delete the machine {m.name}")
+        print(f"removed smolvm machine {m.name}")
     for c in plan.containers:
         c.remove(force=True, v=True)
         print(f"removed container {c.name}")

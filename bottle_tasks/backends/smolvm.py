@@ -16,6 +16,7 @@ a5df500118e2, 2026-08-21):
                         StartCmd        machine start --name NAME
                         ExecCmd         machine exec --name NAME [-i] [-t] [-w DIR] [-e K=V]
                                         -- COMMAND...   (no --user flag: we wrap in runuser)
+                                        --secret-env GUEST=HOST (value read on the host)
                         CpCmd           machine cp SRC NAME:PATH [--mode OCTAL --uid N --gid N]
                         LsCmd           machine ls --json   (objects with name, state, labels)
                         StopCmd         machine stop --name NAME
@@ -47,8 +48,11 @@ def pack_create_argv(image: str, output_stub: str) -> list[str]:
 
 
 def machine_create_argv(name: str, pack: str, *, allow_cidrs: list[str], labels: dict[str, str],
-                        env: dict[str, str], workdir: str | None = None, cpus: int | None = None,
+                        env: dict[str, str], secret_env: dict[str, str] | None = None,
+                        workdir: str | None = None, cpus: int | None = None,
                         mem_mib: int | None = None) -> list[str]:
+    """``secret_env`` maps guest variable -> host variable: smolvm resolves it at each start
+    and persists only the reference, so host values never sit in an argv or a record."""
     argv = [EXECUTABLE, "machine", "create", "--name", name, "--from", pack]
     for cidr in allow_cidrs:
         argv += ["--allow-cidr", cidr]
@@ -56,6 +60,8 @@ def machine_create_argv(name: str, pack: str, *, allow_cidrs: list[str], labels:
         argv += ["--label", f"{key}={value}"]
     for key, value in sorted(env.items()):
         argv += ["--env", f"{key}={value}"]
+    for guest, host in sorted((secret_env or {}).items()):
+        argv += ["--secret-env", f"{guest}={host}"]
     if workdir:
         argv += ["--workdir", workdir]
     if cpus:
@@ -70,8 +76,14 @@ def machine_start_argv(name: str) -> list[str]:
 
 
 def as_user(user: str, argv: list[str]) -> list[str]:
-    """``machine exec`` runs as root; other users go through util-linux's runuser."""
-    return list(argv) if user == "root" else ["runuser", "-u", user, "--", *argv]
+    """``machine exec`` runs as root; other users go through util-linux's runuser.
+
+    Not ``runuser -l``: a login shell would drop the proxy and CA variables the
+    machine was created with. Only HOME is set, so Claude Code finds its config.
+    """
+    if user == "root":
+        return list(argv)
+    return ["runuser", "-u", user, "--", "env", f"HOME=/home/{user}", *argv]
 
 
 def machine_exec_argv(name: str, argv: list[str], *, user: str = "root", interactive: bool = False,

@@ -1,9 +1,10 @@
 """active and cleanup — the bottles of this home, across every agent.
 
-    active   : running bottles (backend, slug, agent, uptime, services)
+    active   : running bottles of both backends (backend, slug, agent, uptime, services)
     cleanup  : one plan of everything orphaned — stopped projects, stray
                labelled containers/networks/volumes, state dirs with no live
-               project and no .preserve marker — one y/N, then remove
+               project and no .preserve marker, stopped smolvm machines —
+               one y/N, then remove; a slug live on either backend is never touched
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def show_active(all: bool = False) -> None:  # noqa: A002 - doit option name
 
 def run_cleanup(yes: bool = False) -> None:
     doomed = inventory.cleanup_plan()
+    for note in doomed.notes:
+        print(note)
     if doomed.is_empty():
         print("nothing to clean up")
         return

@@ -69,6 +69,15 @@ def _wants_confirmation(agent: str) -> bool:
     return "--yes" not in invocation.start_flags(agent) and "-y" not in invocation.start_flags(agent)
 
 
+LAUNCH_STAGES = ("start", "up", "provision", "prompt")
+
+
+def _launching(agent: str) -> bool:
+    """Whether this run brings the agent up (then its backend must be usable here)."""
+    targets = invocation.requested_targets()
+    return any(t in LAUNCH_STAGES or t in {f"{s}:{agent}" for s in LAUNCH_STAGES} for t in targets)
+
+
 def task_plan():
     from ..preflight import format_preflight
 

@@ -14,23 +14,21 @@ from ..locks import hold_slug_lock
 from ..provision import DockerTransport, inputs_digest, provision_steps
 from .common import broken, dep, group
 
-__all__ = ["task_provision", "provision_agent", "gitconfig_for"]
+__all__ = ["task_provision", "provision_agent", "provision_smolmachines", "gitconfig_for"]
 
 DOC = "provision the running agent container (CA, git, MCP server, prompt, skills)"
 RECORD = "provision.json"
 
 
 def gitconfig_for(plan) -> str:
-    try:
-        from ..gitgate.config import agent_gitconfig
-    except ImportError:
-        lines = ["[user]"]
-        if plan.git.user_name:
-            lines.append(f"\tname = {plan.git.user_name}")
-        if plan.git.user_email:
-            lines.append(f"\temail = {plan.git.user_email}")
-        return "\n".join(lines) + "\n" if len(lines) > 1 else ""
+    from ..gitgate.config import agent_gitconfig
     return agent_gitconfig(plan)
+
+
+def clones_for(plan) -> list[tuple[str, list[str]]]:
+    """(target dir, clone argv) for each repository the agent works on, from the gate."""
+    from ..gitgate.config import clone_commands
+    return [(argv[-1], argv) for argv in clone_commands(plan)]
 
 
 def _inputs(inst: Instance) -> tuple:
@@ -59,12 +57,42 @@ def provision_agent(slug: str) -> None:
     plan, ca, gitconfig, digest = _inputs(inst)
     agent = inst.running("agent")
     try:
-        provision_steps(DockerTransport(agent), plan, ca, gitconfig)
+        provision_steps(DockerTransport(agent), plan, ca, gitconfig, clones_for(plan))
     except BaseException:
         inst.preserve_marker.touch()
         raise
     inst.write_record(RECORD, {"container": agent.id, "inputs": digest})
     print(f"{slug} is provisioned")
+
+
+def provision_smolmachines(slug: str) -> None:
+    """The same steps as docker, through ``smolvm machine cp/exec``."""
+    from ..backends.smolmachines import SmolvmTransport, machine_name
+    hold_slug_lock(slug)
+    inst = Instance(slug)
+    plan, ca, gitconfig, digest = _inputs(inst)
+    try:
+        provision_steps(SmolvmTransport(machine_name(slug)), plan, ca, gitconfig)
+    except BaseException:
+        inst.preserve_marker.touch()
+        raise
+    up = inst.read_record("smolmachines.json") or {}
+    inst.write_record(RECORD, {"machine": machine_name(slug), "started_at": up.get("started_at"),
+                               "inputs": digest})
+    print(f"{slug} is provisioned")
+
+
+def smolmachines_provision_is_current(slug: str) -> bool:
+    inst = Instance(slug)
+    record = inst.read_record(RECORD)
+    up = inst.read_record("smolmachines.json")
+    if not record or not up:
+        return False
+    try:
+        *_, digest = _inputs(inst)
+    except Exception:
+        return False
+    return record.get("inputs") == digest and record.get("started_at") == up.get("started_at")
 
 
 def task_provision():
@@ -73,6 +101,11 @@ def task_provision():
         deps = [dep("plan", entry), dep("up", entry)]
         if entry.plan is None:
             yield broken(entry, DOC, deps)
+            continue
+        if entry.plan.backend == "smolmachines":
+            yield {"name": entry.name, "doc": f"{DOC} ({entry.name}, smolvm microVM)",
+                   "actions": [action(provision_smolmachines, entry.name)], "task_dep": deps,
+                   "uptodate": [(smolmachines_provision_is_current, [entry.name])], "verbosity": 2}
             continue
         yield {"name": entry.name, "doc": f"{DOC} ({entry.name})", "actions": [action(provision_agent, entry.name)],
                "task_dep": deps, "uptodate": [(provision_is_current, [entry.name])], "verbosity": 2}

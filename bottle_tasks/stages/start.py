@@ -42,8 +42,12 @@ def claude_argv(inst: Instance, container: str, claude_args: list[str], tty: boo
 
 def attach(slug: str) -> None:
     inst = Instance(slug)
-    agent = inst.running("agent")
-    argv = claude_argv(inst, agent.name, [], tty=True)
+    if inst.plan().backend == "smolmachines":
+        from ..backends.smolmachines import claude_argv as machine_argv
+        argv = machine_argv(slug, [], tty=True)
+    else:
+        agent = inst.running("agent")
+        argv = claude_argv(inst, agent.name, [], tty=True)
     # Attached sessions last hours: stop, approve and friends must not queue behind them.
     release_slug_lock(slug)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):

@@ -23,6 +23,12 @@ DOC = "stop a running bottle (logs saved to compose.log), keeping its state for 
 def stop_bottle(slug: str) -> None:
     hold_slug_lock(slug)
     inst = Instance(slug)
+    if inst.read_record("smolmachines.json") is not None:
+        from ..backends import smolmachines
+        stopped = smolmachines.stop(slug)
+        inst.drop_record("provision.json")
+        print(f"stopped {slug} (smolvm machine kept for the next start)" if stopped else f"{slug} is not running")
+        return
     if not inst.compose_file.exists() or not inst.containers():
         print(f"{slug} is not running")
         return

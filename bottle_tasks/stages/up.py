@@ -1,6 +1,7 @@
 """up:<agent> — bring the bottle's compose project up and wait for its daemons.
 
     build:<A>, build:sidecars, ca:A, render:A ─> up:A ─> provision:A
+    (smolmachines: pack:A instead of build:<A>; the agent is a microVM, the bundle a container)
 
 Up to date when both containers run and were created from the rendered
 compose digest now on disk. When only routes.yaml changed, the running proxy
@@ -23,7 +24,7 @@ from ..locks import hold_slug_lock
 from .common import broken, dep, group
 from .render import DIGEST_FILE
 
-__all__ = ["task_up", "bring_up", "reload_routes", "up_is_current", "UP_RECORD"]
+__all__ = ["task_up", "bring_up", "bring_up_smolmachines", "smolmachines_is_current", "reload_routes", "up_is_current", "UP_RECORD"]
 
 DOC = "start the bottle (agent + sidecars) and wait until its daemons answer"
 UP_RECORD = "up.json"
@@ -184,12 +185,39 @@ def bring_up(slug: str) -> None:
     inst.preserve_marker.unlink(missing_ok=True)
 
 
+def bring_up_smolmachines(slug: str) -> None:
+    from ..backends import availability, smolmachines
+    hold_slug_lock(slug)
+    availability.require("smolmachines", slug)
+    inst = Instance(slug)
+    try:
+        smolmachines.bring_up(slug, smolmachines.pack_for(slug), _tokens(inst))
+    except BaseException:
+        inst.preserve_marker.touch()
+        raise
+    inst.preserve_marker.unlink(missing_ok=True)
+
+
+def smolmachines_is_current(slug: str) -> bool:
+    from ..backends import smolmachines
+    try:
+        return smolmachines.smolvm_on_path() and smolmachines.is_up(slug, smolmachines.pack_for(slug))
+    except Exception:
+        return False
+
+
 def task_up():
     yield group("up", DOC)
     for entry in agents():
         deps = [dep("plan", entry), dep("build", entry), "build:sidecars", dep("ca", entry), dep("render", entry)]
         if entry.plan is None:
             yield broken(entry, DOC, deps)
+            continue
+        if entry.plan.backend == "smolmachines":
+            yield {"name": entry.name, "doc": f"{DOC} ({entry.name}, smolvm microVM)",
+                   "actions": [action(bring_up_smolmachines, entry.name)],
+                   "task_dep": [*deps, dep("pack", entry)],
+                   "uptodate": [(smolmachines_is_current, [entry.name])], "verbosity": 2}
             continue
         yield {"name": entry.name, "doc": f"{DOC} ({entry.name})", "actions": [action(bring_up, entry.name)],
                "task_dep": deps, "uptodate": [(up_is_current, [entry.name])], "verbosity": 2}

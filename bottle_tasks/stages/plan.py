@@ -50,8 +50,13 @@ def _runtime_line(slug: str) -> str | None:
     return f"  {'runtime':<8} {choice.runtime} ({warn}{choice.reason})"
 
 
-def write_plan(slug: str, plan_json: str, preflight: str, confirm: bool, backend: str = "docker") -> None:
+def write_plan(slug: str, plan_json: str, preflight: str, confirm: bool, backend: str = "docker",
+               launching: bool = False) -> None:
     hold_slug_lock(slug)
+    if launching:
+        # Before anything is built: an unusable backend is one sentence, not a failed stage later.
+        from ..backends.availability import require
+        require(backend, slug)
     write_if_changed(plan_path(slug), plan_json, 0o600)
     print(preflight, flush=True)
     if backend == "docker" and confirm:
@@ -91,7 +96,7 @@ def task_plan():
             "name": entry.name,
             "doc": DOC,
             "actions": [action(write_plan, plan.slug, plan.to_json(), format_preflight(plan),
-                               _wants_confirmation(entry.name), plan.backend)],
+                               _wants_confirmation(entry.name), plan.backend, _launching(entry.name))],
             "targets": [str(plan_path(plan.slug))],
             "uptodate": [False],
             "verbosity": 2,

@@ -23,7 +23,7 @@ DOC = "stop a running bottle (logs saved to compose.log), keeping its state for 
 def stop_bottle(slug: str) -> None:
     hold_slug_lock(slug)
     inst = Instance(slug)
-    if inst.read_record("smolmachines.json") is not None:
+    if inst.plan_file.exists() and inst.plan().backend == "smolmachines":
         from ..backends import smolmachines
         stopped = smolmachines.stop(slug)
         inst.drop_record("provision.json")

@@ -45,6 +45,9 @@ def plan_for(name: str, search, options: PlanOptions) -> Plan:
     """The plan of agent ``name``: manifests, then what the operator approved (the overlay)."""
     from .overlay import load_overlay, merge_overlay
 
+    if options.workspace and not (Path(options.workspace) / ".git").exists():
+        raise BottleError(f"cwd={options.workspace} is not a git repository: the agent's workspace is a "
+                          "clone of it through the git gate, so it must be one (git init, commit, retry)")
     agent = load_agent(name, search)
     bottle = resolve_bottle(agent.meta["bottle"], search)
     bottle = replace(bottle, meta=merge_overlay(bottle.meta, load_overlay(name)))

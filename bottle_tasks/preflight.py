@@ -23,6 +23,8 @@ def format_preflight(plan: Plan) -> str:
         tag = f" [auth:{r.auth.scheme}]" if r.auth else ""
         routes.append(f"{r.host}{tag}" + (f"  {'  '.join(detail)}" if detail else ""))
     remotes = [f"{r.name} -> {r.upstream}" for r in plan.git.remotes]
+    if plan.workspace:
+        remotes.append(f"workspace -> {plan.workspace}")
     lines = [
         f"claude-bottle: {plan.agent} in bottle {plan.bottle} ({plan.backend})",
         *_line("agent", [plan.agent + (f" - {plan.description}" if plan.description else "")]),
@@ -33,5 +35,9 @@ def format_preflight(plan: Plan) -> str:
         *_line("egress", routes),
     ]
     if plan.workspace:
-        lines.insert(2, f"  {'cwd':<8} {plan.workspace}")
+        from shlex import join
+
+        from .gitgate.host import operator_fetch_command
+        lines.insert(2, f"  {'cwd':<8} {plan.workspace} (cloned into the agent through the git gate)")
+        lines.append(f"  {'fetch':<8} the agent's pushes: {join(operator_fetch_command(plan))}")
     return "\n".join(lines)

@@ -102,7 +102,8 @@ def _check(t: Transport, argv: list[str], user: str, what: str) -> str:
     return out
 
 
-def provision_steps(t: Transport, plan: Plan, ca_pem: bytes, gitconfig: str) -> None:
+def provision_steps(t: Transport, plan: Plan, ca_pem: bytes, gitconfig: str,
+                    clones: list[tuple[str, list[str]]] = ()) -> None:
     """Every step is idempotent: running it twice leaves the same agent."""
     print("provision: trusting the bottle CA", flush=True)
     t.put_files("/etc/ssl/certs", [HomeFile(Path(AGENT_CA_PATH).name, ca_pem, 0o644, 0)])
@@ -112,6 +113,11 @@ def provision_steps(t: Transport, plan: Plan, ca_pem: bytes, gitconfig: str) -> 
            "root", "adding the bottle CA to the system store")
     print("provision: gitconfig, prompt and skills", flush=True)
     t.put_files(HOME, home_files(plan, gitconfig))
+    for target, argv in clones:
+        code, _ = t.run(["test", "-d", f"{target}/.git"], "node")
+        if code != 0:
+            print(f"provision: cloning {target} from the git gate", flush=True)
+            _check(t, argv, "node", f"cloning {target} from the git gate")
     if plan.supervise_enabled:
         print("provision: registering the supervise MCP server with Claude Code", flush=True)
         t.run(["claude", "mcp", "remove", "--scope", "user", "supervise"], "node")

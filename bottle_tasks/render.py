@@ -222,7 +222,9 @@ def render_compose(plan: Plan, images: ImageRefs, layout: HostLayout, *, runtime
         "cap_drop": ["ALL"],
         # boot (root) chowns its writable dirs and copies the CA for the daemon user;
         # supervisord switches each daemon to that user and must signal it.
-        "cap_add": ["CHOWN", "SETUID", "SETGID", "KILL"],
+        # DAC_READ_SEARCH: boot reads the operator's 0600 git keys to hand copies to the
+        # daemon user; the daemons themselves run without any capability.
+        "cap_add": ["CHOWN", "SETUID", "SETGID", "KILL", "DAC_READ_SEARCH"],
         "security_opt": ["no-new-privileges:true"],
         "healthcheck": {
             "test": ["CMD", f"{sidecar.VENV}/bin/python", "-m", "bottle_tasks.sidecar.health"],
@@ -282,9 +284,8 @@ def digest_of(files: dict[str, str]) -> str:
 
 
 def render_all(plan: Plan, images: ImageRefs, layout: HostLayout, *, runtime: str | None,
-               git_gate_config: str, git_gate_command: str | None, supervise_command: str | None
-               ) -> dict[str, str]:
-    """Every rendered file by name. ``routes.yaml`` changes are applied live; the rest need ``up``."""
+               git_gate_command: str | None, supervise_command: str | None) -> dict[str, str]:
+    """Every rendered file by name (the git gate adds its own). ``routes.yaml`` changes apply live."""
     return {
         COMPOSE_FILE: render_compose(plan, images, layout, runtime=runtime),
         ROUTES_FILE: render_routes(plan),
@@ -292,5 +293,4 @@ def render_all(plan: Plan, images: ImageRefs, layout: HostLayout, *, runtime: st
                                              git_gate_command=git_gate_command,
                                              supervise_command=supervise_command),
         SUPERVISE_FILE: render_supervise_config(plan),
-        GIT_GATE_FILE: git_gate_config,
     }

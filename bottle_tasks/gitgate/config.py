@@ -15,7 +15,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Mapping, NamedTuple
 from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator
 
 from ..errors import BottleError
 from ..plan import Plan, Remote
@@ -317,6 +316,8 @@ def _schema() -> dict[str, Any]:
 
 
 def _problems(data: Any) -> list[str]:
+    from jsonschema import Draft202012Validator
+
     validator = Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     return [f"{key_path(e.absolute_path)}: {e.message}" for e in errors]

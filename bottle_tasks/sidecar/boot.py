@@ -50,7 +50,10 @@ def prepare() -> None:
     if keys.is_dir():
         for src in sorted(p for p in keys.rglob("*") if p.is_file()):
             _copy_private(src, Path(DAEMON_KEYS_DIR) / src.relative_to(keys), uid, gid)
-        for d in sorted({p for p in Path(DAEMON_KEYS_DIR).rglob("*") if p.is_dir()} | {Path(DAEMON_KEYS_DIR)}):
+        # Children first: once a directory is the daemon user's (0700), root without
+        # DAC capabilities can no longer reach inside it.
+        for d in sorted({p for p in Path(DAEMON_KEYS_DIR).rglob("*") if p.is_dir()} | {Path(DAEMON_KEYS_DIR)},
+                        reverse=True):
             _own(d, uid, gid, 0o700)
     _own(home, uid, gid, 0o700)
 

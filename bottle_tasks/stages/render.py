@@ -12,7 +12,6 @@ with, and an untouched file keeps doit's file_dep checks quiet.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 
@@ -36,24 +35,20 @@ def image_refs(slug: str) -> ImageRefs:
     return ImageRefs(agent=agent_image_ref(slug), sidecars=image_ref("sidecars"))
 
 
-def _git_gate(plan, inst: Instance) -> tuple[str, str | None, tuple, dict[str, str]]:
-    """(git-gate.json, daemon command, extra mounts, extra rendered files) from the git gate."""
-    try:
-        from ..gitgate import config, daemon
-    except ImportError:
-        return json.dumps({"remotes": []}) + "\n", None, (), {}
+def _git_gate(plan, inst: Instance) -> tuple[str, tuple, dict[str, str]]:
+    """(daemon command, extra mounts, rendered files) of the git gate; local remotes get an outbox."""
+    from ..gitgate import config, daemon
+    from ..gitgate.host import ensure_outbox
     from ..sidecar import GIT_GATE_CONF
+
+    for remote in config.plan_remotes(plan):
+        if config.is_local(remote.upstream):
+            ensure_outbox(config.outbox_host_path(inst.dir, remote.name))
     mounts = tuple((m.source, m.target, m.read_only) for m in config.gate_mounts(plan, inst.dir))
-    return (json.dumps(config.render_gate_config(plan), indent=2, sort_keys=True) + "\n",
-            " ".join(daemon.command(GIT_GATE_CONF)), mounts, config.gate_files(plan))
+    return " ".join(daemon.command(GIT_GATE_CONF)), mounts, config.gate_files(plan)
 
 
-def _supervise_command() -> str | None:
-    try:
-        if importlib.util.find_spec("bottle_tasks.supervise.server") is None:
-            return None
-    except ImportError:
-        return None
+def _supervise_command() -> str:
     from ..sidecar import SUPERVISE_CONF, VENV
     return f"{VENV}/bin/python -m bottle_tasks.supervise.server --config {SUPERVISE_CONF}"
 
@@ -74,14 +69,14 @@ def render_instance(slug: str) -> dict[str, str]:
     inst = Instance(slug)
     plan = inst.plan()
     images = image_refs(slug)
-    gate_config, gate_command, gate_mounts, gate_files = _git_gate(plan, inst)
+    gate_command, gate_mounts, gate_files = _git_gate(plan, inst)
     for d in (inst.rendered, inst.logs, inst.queue):
         d.mkdir(parents=True, exist_ok=True)
     layout = HostLayout(rendered=str(inst.rendered), ca=str(inst.ca), logs=str(inst.logs),
                         queue=str(inst.queue), upstream_ca=upstream_ca(), extra_mounts=gate_mounts)
     runtime = choose_runtime(images.agent)
-    files = render_all(plan, images, layout, runtime=runtime.runtime, git_gate_config=gate_config,
-                       git_gate_command=gate_command, supervise_command=_supervise_command())
+    files = render_all(plan, images, layout, runtime=runtime.runtime, git_gate_command=gate_command,
+                       supervise_command=_supervise_command())
     files.update(gate_files)
     try:
         load_routes(files[ROUTES_FILE])

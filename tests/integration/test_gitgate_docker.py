@@ -75,7 +75,7 @@ BOOT_KEYS_BUG = pytest.mark.xfail(strict=True, raises=AssertionError,
                                   reason="sidecar boot chowns the keys dir before its children (EACCES)")
 
 
-@pytest.fixture(scope="module", params=["root", pytest.param("boot", marks=BOOT_KEYS_BUG)])
+@pytest.fixture(scope="module", params=["root", "boot"])
 def stack(request, docker_client, image_session, test_run_id, tmp_path_factory):
     mode = request.param
     client = docker_client

@@ -14,7 +14,7 @@ LAYOUT = HostLayout(rendered="/s/rendered", ca="/s/ca", logs="/s/logs", queue="/
 def rendered(monkeypatch, tmp_path, **kw):
     monkeypatch.setenv("CLAUDE_BOTTLE_HOME", str(tmp_path))
     plan = researcher_plan()
-    return plan, render_all(plan, IMAGES, LAYOUT, runtime=kw.get("runtime", "runc"), git_gate_config="{}\n",
+    return plan, render_all(plan, IMAGES, LAYOUT, runtime=kw.get("runtime", "runc"),
                             git_gate_command="git daemon", supervise_command="python -m x")
 
 

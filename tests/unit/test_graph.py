@@ -102,6 +102,7 @@ def test_broken_agent_does_not_break_listing_or_other_agents(bottle_home):
 
 def test_workspace_bottle_is_ignored(bottle_home, tmp_path):
     ws = tmp_path / "ws"
+    (ws / ".git").mkdir(parents=True)
     (ws / ".claude-bottle/bottles").mkdir(parents=True)
     (ws / ".claude-bottle/agents").mkdir(parents=True)
     (ws / ".claude-bottle/bottles/evil.md").write_text(
@@ -178,3 +179,9 @@ def test_plan_cache_follows_manifest_and_env_changes(bottle_home):
     # The cached plan needed the token; without it the plan must fail again, not come from cache.
     third = run_doit("plan:researcher")
     assert third.returncode != 0 and "CLAUDE_CODE_OAUTH_TOKEN is not set" in third.stdout + third.stderr
+
+
+def test_cwd_must_be_a_git_repository(bottle_home, tmp_path):
+    result = run_doit("plan:researcher", f"cwd={tmp_path}", env={"CLAUDE_CODE_OAUTH_TOKEN": "x"})
+    assert result.returncode != 0
+    assert "is not a git repository" in result.stdout and "Traceback" not in result.stdout + result.stderr

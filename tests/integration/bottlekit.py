@@ -49,7 +49,7 @@ def write_bottle(home: Path, extra_routes: list[dict] | None = None) -> None:
 
 
 class Bottle:
-    def __init__(self, root: Path, docker, run_id: str, prefix: str):
+    def __init__(self, root: Path, docker, run_id: str, prefix: str, workspace: Path | None = None):
         self.root, self.docker, self.run_id = root, docker, run_id
         self.agent = f"{prefix}-{run_id[:6]}"
         self.home, self.cache = root / "home", root / "cache"
@@ -57,6 +57,8 @@ class Bottle:
         self.tls = make_upstream_tls(root / "tls", ["api.anthropic.com", CANARY])
         self.env = {"CLAUDE_BOTTLE_HOME": str(self.home), "CLAUDE_BOTTLE_CACHE": str(self.cache),
                     "CLAUDE_CODE_OAUTH_TOKEN": self.token, "CLAUDE_BOTTLE_UPSTREAM_CA": str(self.tls)}
+        if workspace is not None:
+            self.env["CLAUDE_BOTTLE_CWD"] = str(workspace)
         self.out = root / "fake-out"
         self.fake = None
 
@@ -102,9 +104,9 @@ class Bottle:
 
 
 @contextlib.contextmanager
-def running_bottle(root: Path, docker, run_id: str, prefix: str):
+def running_bottle(root: Path, docker, run_id: str, prefix: str, workspace: Path | None = None):
     """Bring a bottle up to provisioned, with the fake upstream attached; tear everything down after."""
-    b = Bottle(root, docker, run_id, prefix)
+    b = Bottle(root, docker, run_id, prefix, workspace)
     write(b.home / f"agents/{b.agent}.md", """
         ---
         description: integration test agent

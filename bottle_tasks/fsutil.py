@@ -1,26 +1,33 @@
 """Filesystem writes that never leave a half-written file behind."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, BinaryIO, Iterator
 
-__all__ = ["atomic_write", "write_in_place", "write_if_changed"]
+from .errors import BottleError
+
+__all__ = ["atomic_stream", "atomic_write", "read_json", "write_in_place", "write_if_changed"]
+
+_REQUIRED = object()
 
 
-def atomic_write(path: Path, data: bytes | str, mode: int = 0o644) -> None:
-    """Write to a temp name in the same directory, fsync, then rename over ``path``.
+@contextmanager
+def atomic_stream(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A binary file that becomes ``path`` only if the block completes (temp, fsync, rename).
 
     Readers see the old content or the new, never a prefix; an interrupted
-    write leaves only a temp file that the next write replaces.
+    write leaves only a hidden temp file that the next write replaces.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
@@ -33,6 +40,33 @@ def atomic_write(path: Path, data: bytes | str, mode: int = 0o644) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def atomic_write(path: Path, data: bytes | str, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` atomically (see :func:`atomic_stream`)."""
+    with atomic_stream(path, mode) as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
+
+
+def read_json(path: Path, what: str, error: type[Exception] = BottleError, missing: Any = _REQUIRED,
+              hint: str = "") -> Any:
+    """Parse the JSON file ``path``; a problem is an ``error`` naming ``what`` and the file.
+
+    With ``missing`` given, an absent file yields it instead of an error.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if missing is not _REQUIRED:
+            return missing
+        raise error(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{what} {path} is not valid JSON (line {exc.lineno}): {exc.msg}"
+                    + (f"; {hint}" if hint else "")) from None
 
 
 def write_in_place(path: Path, data: bytes | str, mode: int = 0o644) -> bool:

@@ -28,7 +28,7 @@ from typing import Any, Iterator, Mapping
 
 from . import paths
 from .errors import BottleError
-from .fsutil import atomic_write
+from .fsutil import atomic_write, read_json
 from .hostnames import normalise_host
 
 __all__ = [
@@ -129,16 +129,10 @@ def overlay_path(slug: str) -> Path:
 def load_overlay(slug: str) -> dict[str, Any]:
     """The slug's overlay, or an empty one when nothing was approved yet."""
     path = overlay_path(slug)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    data = read_json(path, "the overlay", OverlayError, missing=None,
+                     hint="fix it, or remove it to drop every approved change")
+    if data is None:
         return empty_overlay()
-    except OSError as exc:
-        raise OverlayError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise OverlayError(f"{path} is not JSON ({exc}); fix it or remove it to drop every approved change") from None
     found = overlay_problems(data)
     if found:
         raise OverlayError(f"{path} is not a valid overlay:\n" + "\n".join(f"  - {p}" for p in found))

@@ -8,14 +8,12 @@ they are streamed to a temp name in the same directory, fsynced, then renamed.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from . import paths
+from .fsutil import atomic_stream
 
 __all__ = ["image_artifact", "find_image", "atomic_stream", "write_chunks", "save_image", "load_image"]
 
@@ -37,29 +35,6 @@ def find_image(image_id: str) -> Path | None:
     if not store.is_dir():
         return None
     return next(iter(sorted(store.glob(f"{_hex(image_id)}-*.tar"))), None)
-
-
-@contextmanager
-def atomic_stream(path: Path) -> Iterator:
-    """A binary file that becomes ``path`` only if the block completes (temp, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def write_chunks(path: Path, chunks: Iterable[bytes], what: str = "") -> int:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 
 from ..errors import BottleError
+from ..fsutil import read_json
 from ..plan import Plan, Remote
 from ..schema import key_path
 from ..sidecar import GIT_DIR, GIT_GATE_CONF, KEYS_DIR, LOG_DIR
@@ -342,12 +343,4 @@ def parse_gate_config(data: Mapping[str, Any], source: str = "git-gate config") 
 
 
 def load_gate_config(path: str | Path) -> GateConfig:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BottleError(f"cannot read the git gate config {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BottleError(f"{path} is not valid JSON (line {exc.lineno}): {exc.msg}") from None
-    return parse_gate_config(data, str(path))
+    return parse_gate_config(read_json(Path(path), "the git gate config"), str(path))

@@ -11,13 +11,13 @@ internal-network IP, so the port never listens on the egress network.
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BottleError
+from ..fsutil import read_json
 from .formats import CONFIG, problems
 
 __all__ = ["SuperviseConfig", "load_config", "config_from_dict", "resolve_bind_address"]
@@ -48,15 +48,7 @@ def config_from_dict(data: object, source: str = "supervise.json") -> SuperviseC
 
 
 def load_config(path: Path) -> SuperviseConfig:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BottleError(f"cannot read the supervise config {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BottleError(f"{path} is not JSON: {exc}") from None
-    return config_from_dict(data, str(path))
+    return config_from_dict(read_json(Path(path), "the supervise config"), str(path))
 
 
 def resolve_bind_address(host: str, wait_seconds: float = 30.0) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import BottleError
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, read_json
 from .proposals import validate_decision, validate_proposal
 
 __all__ = ["Queue", "QueueError", "PROPOSAL_SUFFIX", "DECISION_SUFFIX"]
@@ -52,16 +52,9 @@ class Queue:
                 return candidate
 
     def _read(self, path: Path, validate) -> dict[str, Any] | None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        data = read_json(path, "the queue file", QueueError, missing=None, hint="remove it or write it again")
+        if data is None:
             return None
-        except OSError as exc:
-            raise QueueError(f"cannot read {path}: {exc.strerror}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise QueueError(f"{path} is not JSON ({exc}); remove it or write it again") from None
         found = validate(data)
         if found:
             raise QueueError(f"{path} is not a valid queue file:\n" + "\n".join(f"  - {p}" for p in found))

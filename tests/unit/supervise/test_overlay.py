@@ -97,5 +97,5 @@ def test_an_invalid_overlay_file_is_named_with_its_problem(bottle_home):
         load_overlay("researcher")
     assert str(path) in str(info.value) and "egress.routes[0].host" in str(info.value)
     path.write_text("{")
-    with pytest.raises(OverlayError, match="is not JSON"):
+    with pytest.raises(OverlayError, match="is not valid JSON"):
         load_overlay("researcher")

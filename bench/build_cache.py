@@ -150,6 +150,11 @@ def main() -> None:
     (home / "agents" / f"{AGENT}.md").write_text(f"---\ndescription: bench\nbottle: bench\n---\nbench\n")
     env = {**os.environ, "CLAUDE_BOTTLE_HOME": str(home), "CLAUDE_BOTTLE_CACHE": str(cache),
            "CLAUDE_CODE_OAUTH_TOKEN": "bench-dummy"}
+    # An installed tool runs from bytecode; a session that sets PYTHONDONTWRITEBYTECODE
+    # would otherwise charge every doit run for compiling the whole package.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "bottle_tasks")], env=env,
+                   check=True, capture_output=True)
 
     print("warming up: doit build, doit save", flush=True)
     doit(env, "build")

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -130,6 +128,9 @@ class RegistrySession:
         raise BottleError("the pipeline registry's port was not published on 127.0.0.1")
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
+        import urllib.error
+        import urllib.request
+
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -178,6 +179,9 @@ class RegistrySession:
         print(f"pushed {repo}:{tag} in {time.monotonic() - started:.0f}s", flush=True)
 
     def manifest(self, repo: str, tag: str) -> dict:
+        import urllib.error
+        import urllib.request
+
         req = urllib.request.Request(f"{self.base_url}/v2/{repo}/manifests/{tag}",
                                      headers={"Accept": ", ".join(MANIFEST_TYPES)})
         try:

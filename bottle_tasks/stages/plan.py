@@ -3,9 +3,10 @@
     manifests (agent, bottle chain, skills) + host env names + options
         └─> plan:A  ──writes──> state/<slug>/plan.json ──file_dep──> every later stage of A
 
-The task always runs (it is cheap and its output is the preflight), but it
-rewrites plan.json only when the plan changed, so downstream stages stay up
-to date unless something they depend on really moved.
+Asked for directly (``doit plan:A``) or by a start, it always runs: its
+output is the preflight. Otherwise it is up to date while plan.json holds the
+current plan. It rewrites plan.json only when the plan changed, so later
+stages stay up to date unless something they depend on really moved.
 """
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def write_plan(slug: str, plan_json: str, preflight: str, confirm: bool, backend
         from ..backends.availability import require
         require(backend, slug)
     write_if_changed(plan_path(slug), plan_json, 0o600)
-    print(preflight, flush=True)
+    if preflight:
+        print(preflight, flush=True)
     if backend == "docker" and confirm:
         line = _runtime_line(slug)
         if line:
@@ -77,6 +79,20 @@ def _wants_confirmation(agent: str) -> bool:
 LAUNCH_STAGES = ("start", "up", "provision", "prompt")
 
 
+def _shows_preflight(agent: str) -> bool:
+    """The preflight is for `doit plan:A` and for starts; other runs just need plan.json current."""
+    targets = invocation.requested_targets()
+    return any(t in ("plan", f"plan:{agent}") for t in targets) or _launching(agent)
+
+
+def plan_is_written(slug: str, plan_json: str) -> bool:
+    """uptodate: plan.json already holds exactly this plan."""
+    try:
+        return plan_path(slug).read_text() == plan_json
+    except OSError:
+        return False
+
+
 def _launching(agent: str) -> bool:
     """Whether this run brings the agent up (then its backend must be usable here)."""
     targets = invocation.requested_targets()
@@ -92,12 +108,14 @@ def task_plan():
             yield broken(entry, DOC)
             continue
         plan = entry.plan
+        plan_json = plan.to_json()
+        shown = _shows_preflight(entry.name)
         yield {
             "name": entry.name,
             "doc": DOC,
-            "actions": [action(write_plan, plan.slug, plan.to_json(), format_preflight(plan),
+            "actions": [action(write_plan, plan.slug, plan_json, format_preflight(plan) if shown else "",
                                _wants_confirmation(entry.name), plan.backend, _launching(entry.name))],
             "targets": [str(plan_path(plan.slug))],
-            "uptodate": [False],
+            "uptodate": [False] if shown else [(plan_is_written, [plan.slug, plan_json])],
             "verbosity": 2,
         }

@@ -14,8 +14,9 @@ file_deps on the context: the digest already covers every file.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
-from .. import imagebuild
+from .. import imagebuild, paths
 from ..actions import action
 from ..buildca import resolve_build_ca
 from ..graph import agents
@@ -34,9 +35,50 @@ _DOCS = {
 }
 
 
+def _build_ca_key() -> str | None:
+    """Stat of the files the build CA is derived from; None when it is set explicitly."""
+    import os
+    from ..buildca import ENV, HOST_BUNDLE
+    if os.environ.get(ENV) is not None:
+        return None
+    parts = []
+    for path in (HOST_BUNDLE, _reference_path()):
+        try:
+            st = os.stat(path)
+            parts.append(f"{path}:{st.st_mtime_ns}:{st.st_size}")
+        except (OSError, TypeError):
+            parts.append(f"{path}:absent")
+    return "|".join(parts)
+
+
+def _reference_path() -> str | None:
+    import importlib.util
+    spec = importlib.util.find_spec("certifi")
+    return str(Path(spec.origin).with_name("cacert.pem")) if spec and spec.origin else None
+
+
 @lru_cache(maxsize=1)
 def _build_ca() -> bytes:
-    return resolve_build_ca().pem
+    """The build CA, remembered by the stat of the bundles it is computed from (task creators run every time)."""
+    import base64
+    import json
+    key = _build_ca_key()
+    memo = paths.cache_home() / "images" / "build-ca.json"
+    if key is not None:
+        try:
+            data = json.loads(memo.read_text())
+            if data["key"] == key:
+                return base64.b64decode(data["pem"])
+        except (OSError, ValueError, KeyError):
+            pass
+    pem = resolve_build_ca().pem
+    if key is not None:
+        from ..fsutil import atomic_write
+        try:
+            atomic_write(memo, json.dumps({"key": key, "pem": base64.b64encode(pem).decode()}))
+        except OSError:
+            pass
+    return pem
 
 
 @lru_cache(maxsize=1)

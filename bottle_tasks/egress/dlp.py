@@ -68,13 +68,11 @@ def _detectors() -> tuple[RegexBasedDetector, ...]:
 
 
 def _required_literal(regex: re.Pattern[str]) -> str | None:
-    """The longest literal run every match must contain, or None.
+    """The longest literal run every match must contain (lowercase for IGNORECASE patterns), or None.
 
     Only top-level literals count: they sit outside any branch or repeat, so
     a text without them cannot match and the regex can be skipped.
     """
-    if regex.flags & re.IGNORECASE:
-        return None
     best, run = "", ""
     for op, arg in re_parser.parse(regex.pattern, regex.flags):
         if op is re_constants.LITERAL:
@@ -82,7 +80,23 @@ def _required_literal(regex: re.Pattern[str]) -> str | None:
         else:
             run = ""
         best = max(best, run, key=len)
-    return best or None
+    if not best:
+        return None
+    return best.lower() if regex.flags & re.IGNORECASE else best
+
+
+def _digits_then_colon(text: str, lowered: str) -> bool:
+    """Telegram bot tokens start with 8+ digits and ':'; JSON is full of ':', rarely after 8 digits."""
+    i = text.find(":")
+    while i >= 0:
+        if i >= 8 and text[i - 8:i].isdigit():
+            return True
+        i = text.find(":", i + 1)
+    return False
+
+
+# Cheaper necessary conditions for detectors whose only literal is too common to guard them.
+_PREFILTERS = {"TelegramBotTokenDetector": _digits_then_colon}
 
 
 @lru_cache(maxsize=1)
@@ -148,13 +162,17 @@ def _occurrences(text: str, needle: str) -> Iterable[int]:
 
 
 def _detector_values(
-    detector: RegexBasedDetector, patterns: Sequence[tuple[re.Pattern[str], str | None]], text: str
+    detector: RegexBasedDetector, patterns: Sequence[tuple[re.Pattern[str], str | None]], text: str,
+    lowered: str,
 ) -> Iterable[str]:
     # Detectors' own analyze_string returns only the first capture group,
     # which for some patterns is a prefix such as "ghp"; take the capture
     # only when it is the secret part, else the whole match.
+    prefilter = _PREFILTERS.get(type(detector).__name__)
+    if prefilter is not None and not prefilter(text, lowered):
+        return
     for regex, literal in patterns:
-        if literal is not None and literal not in text:
+        if literal is not None and literal not in (lowered if regex.flags & re.IGNORECASE else text):
             continue
         for match in regex.finditer(text):
             groups = [g for g in match.groups() if g]
@@ -174,8 +192,9 @@ def find_secrets(text: str, extra_secrets: Iterable[str | KnownSecret] = ()) -> 
         for variant in known.variants:
             for start in _occurrences(text, variant):
                 matches.append(_Match(known.kind, variant, start, known.name, known.owners))
+    lowered = text.lower()
     for detector, patterns in _guarded_patterns():
-        for value in set(_detector_values(detector, patterns, text)):
+        for value in set(_detector_values(detector, patterns, text, lowered)):
             for start in _occurrences(text, value):
                 matches.append(_Match(detector.secret_type, value, start))
     return matches

@@ -34,11 +34,12 @@ class DenyAll:
 
 try:
     from bottle_tasks.egress.addons import build_addons
+    from bottle_tasks.egress.addons.chain import EgressChain
 
-    addons = build_addons(
+    addons = [EgressChain(build_addons(
         Path(os.environ.get("EGRESS_ROUTES_FILE", DEFAULT_ROUTES_FILE)),
         Path(os.environ.get("EGRESS_DECISION_LOG", DEFAULT_DECISION_LOG)),
-    )
+    ))]
 except Exception as exc:  # any failure must leave a closed proxy, not an open one
     logging.exception("egress: cannot load the egress addons; refusing all traffic")
     addons = [DenyAll(f"{type(exc).__name__}: {exc}")]

@@ -45,7 +45,10 @@ def call_in_background(bottle, tool: str, arguments: dict) -> tuple[threading.Th
     box: dict = {}
 
     def run():
-        box["reply"] = mcp(bottle, "call", tool, json.dumps(arguments))
+        try:
+            box["reply"] = mcp(bottle, "call", tool, json.dumps(arguments))
+        except AssertionError as exc:  # the client's container went away under it
+            box["error"] = str(exc)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -119,3 +122,52 @@ def test_mcp_port_not_reachable_from_the_egress_network(bottle):
              f"sys.stdout.write(str(s.connect_ex(('{egress_ip}', 9100))))")
     r = bottle.fake.exec_run(["/opt/bottle/venv/bin/python", "-c", probe])
     assert r.output.decode() != "0", "the MCP port answers on the egress network"
+
+
+def test_failed_apply_leaves_routes_unchanged_and_tells_the_agent(bottle):
+    routes = bottle.home / f"state/{bottle.agent}/rendered/routes.yaml"
+    before = routes.read_text()
+    # A proxy that cannot take the reload is a real apply failure.
+    code, out = bottle.exec("supervisorctl -c /etc/claude-bottle/supervisord.conf stop egress", user="root",
+                            role="sidecars")
+    assert code == 0, out
+    try:
+        queue = bottle.home / f"state/{bottle.agent}/queue"
+        seen = {p.name.split(".")[0] for p in queue.glob("*.proposal.json")}
+        thread, box = call_in_background(bottle, "egress-block", {
+            "host": "late.bottle.test", "justification": "needs it"})
+        pid = wait_for_proposal(bottle, seen)
+        result = bottle.doit("approve", "--id", pid)
+        assert result.returncode != 0
+        assert "apply" in (result.stdout + result.stderr).lower()
+        thread.join(90)
+        reply = box["reply"]["result"]
+        assert reply["structuredContent"]["outcome"] == "apply_failed", reply
+        assert routes.read_text() == before
+        assert "late.bottle.test" not in (bottle.home / f"state/{bottle.agent}/plan.json").read_text()
+    finally:
+        bottle.exec("supervisorctl -c /etc/claude-bottle/supervisord.conf start egress", user="root",
+                    role="sidecars")
+
+
+def test_approved_capability_rebuilds_the_agent_and_keeps_its_workspace(bottle):
+    """Last in the module: approving a capability recreates the agent container."""
+    code, out = bottle.exec("echo kept > /workspace/marker && echo kept > /home/node/marker && command -v tree",
+                            user="node")
+    assert "tree" not in out.splitlines()[-1:] or code != 0
+    old_id = bottle.container("agent").id
+    queue = bottle.home / f"state/{bottle.agent}/queue"
+    seen = {p.name.split(".")[0] for p in queue.glob("*.proposal.json")}
+    thread, box = call_in_background(bottle, "capability-block", {
+        "apt": ["tree"], "justification": "to show directory layouts"})
+    pid = wait_for_proposal(bottle, seen)
+    result = bottle.doit("approve", "--id", pid, timeout=1500)
+    assert result.returncode == 0, result.stdout + result.stderr
+    thread.join(30)
+    assert "reply" not in box, "the client ran in the old agent container; its reply goes with it"
+    new = bottle.container("agent")
+    assert new.id != old_id and new.status == "running"
+    code, out = bottle.exec("command -v tree && cat /workspace/marker /home/node/marker")
+    assert code == 0 and "/usr/bin/tree" in out and out.count("kept") == 2, out
+    audit = (bottle.home / f"state/{bottle.agent}/audit.jsonl").read_text()
+    assert pid in audit and "approved" in audit

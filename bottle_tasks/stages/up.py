@@ -40,7 +40,7 @@ def _digests(inst: Instance) -> dict:
 
 def _running_ids(inst: Instance) -> dict[str, str] | None:
     found = inst.containers()
-    if set(found) < {"agent", "sidecars"} or any(found[r].status != "running" for r in ("agent", "sidecars")):
+    if not {"agent", "sidecars"} <= set(found) or any(found[r].status != "running" for r in ("agent", "sidecars")):
         return None
     return {role: found[role].id for role in ("agent", "sidecars")}
 

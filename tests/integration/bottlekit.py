@@ -136,10 +136,16 @@ def running_bottle(root: Path, docker, run_id: str, prefix: str, workspace: Path
         assert result.returncode == 0, result.stdout + result.stderr
         yield b
     finally:
-        b.doit(f"stop:{b.agent}")
+        # The fake first: compose down cannot remove a network another container still uses.
         if b.fake is not None:
             b.fake.remove(force=True)
-        for v in docker.volumes.list(filters={"label": f"{labels.SLUG}={b.agent}"}):
+        b.doit(f"stop:{b.agent}")
+        flt = {"label": f"{labels.SLUG}={b.agent}"}
+        for c in docker.containers.list(all=True, filters=flt):
+            c.remove(force=True, v=True)
+        for n in docker.networks.list(filters=flt):
+            n.remove()
+        for v in docker.volumes.list(filters=flt):
             v.remove(force=True)
         for k, v in old.items():
             if v is None:

@@ -160,8 +160,11 @@ def test_cleanup_removes_orphans_and_keeps_live_and_preserved(bottle, test_run_i
     assert (state / bottle.agent).is_dir()
 
 
-def test_stop_saves_logs_and_keeps_state(bottle):
+def test_stop_saves_logs_and_start_resumes_with_state(bottle):
     agent = bottle.agent
+    code, out = agent_exec(bottle, "echo session > /home/node/.claude/resume-marker && echo work > /workspace/w")
+    assert code == 0, out
+    old_id = bottle.container("agent").id
     result = bottle.doit(f"stop:{agent}")
     assert result.returncode == 0, result.stdout + result.stderr
     log = bottle.home / f"state/{agent}/compose.log"
@@ -171,3 +174,12 @@ def test_stop_saves_logs_and_keeps_state(bottle):
     volumes = {v.name for v in bottle.docker.volumes.list()}
     assert f"claude-bottle-{agent}-home" in volumes
     assert bottle.token not in log.read_text()
+
+    result = bottle.doit(f"start:{agent}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    executed = [l[3:] for l in result.stdout.splitlines() if l.startswith(".  ")]
+    assert f"up:{agent}" in executed and f"provision:{agent}" in executed
+    assert not [t for t in executed if t.startswith("build")], executed
+    assert bottle.container("agent").id != old_id
+    code, out = agent_exec(bottle, "cat /home/node/.claude/resume-marker /workspace/w")
+    assert code == 0 and "session" in out and "work" in out, out

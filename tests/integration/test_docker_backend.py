@@ -132,6 +132,17 @@ def test_route_change_applies_live_without_restarting_the_agent(bottle):
     assert code == 0 and json.loads(out)["host"] == CANARY, out
 
 
+def test_headless_prompt_runs_claude_code_through_the_proxy(bottle):
+    before = len(bottle.fake_requests())
+    result = bottle.doit(f"prompt:{bottle.agent}", "--text", "Reply with the word you are given.", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "BOTTLE-OK" in result.stdout
+    saved = list((bottle.home / f"state/{bottle.agent}/prompts").glob("*.txt"))
+    assert saved and "BOTTLE-OK" in saved[0].read_text()
+    calls = [r for r in bottle.fake_requests()[before:] if r["path"].startswith("/v1/messages")]
+    assert calls and all(r["auth_ok"] and not r["placeholder_seen"] for r in calls)
+
+
 def test_active_lists_the_running_bottle(bottle):
     result = bottle.doit("active")
     assert result.returncode == 0

@@ -1,8 +1,10 @@
 """A fake HTTPS upstream for tests, run inside a container we start.
 
-Serves every host its certificate names. Answers JSON saying whether the
-Authorization header carried the expected token (never echoing the header),
-and appends one JSON line per request to /fake/out/requests.jsonl.
+Serves every host its certificate names. ``POST /v1/messages`` answers like
+the Claude Messages API (streamed when asked) with the text ``BOTTLE-OK``, or
+401 when the Authorization header is not the expected token. Everything else
+gets JSON saying whether the token was right (never echoing the header). One
+JSON line per request goes to /fake/out/requests.jsonl.
 """
 import json
 import os
@@ -25,12 +27,42 @@ class Handler(BaseHTTPRequestHandler):
                   "placeholder_seen": "bottle-placeholder" in auth, "body_len": len(body)}
         with lock, open(LOG, "a") as fh:
             fh.write(json.dumps(record) + "\n")
-        payload = json.dumps({"auth_ok": record["auth_ok"], "host": record["host"]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        if self.command == "POST" and self.path.split("?")[0] == "/v1/messages" and body.startswith(b"{"):
+            return self._messages(json.loads(body), record["auth_ok"])
+        self._send(200, "application/json", json.dumps({"auth_ok": record["auth_ok"], "host": record["host"]}))
+
+    def _send(self, status, ctype, text):
+        payload = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+    def _messages(self, request, auth_ok):
+        if not auth_ok:
+            return self._send(401, "application/json", json.dumps(
+                {"type": "error", "error": {"type": "authentication_error", "message": "invalid token"}}))
+        model = request.get("model", "claude-test")
+        usage = {"input_tokens": 10, "output_tokens": 3}
+        message = {"id": "msg_bottle", "type": "message", "role": "assistant", "model": model,
+                   "content": [{"type": "text", "text": "BOTTLE-OK"}], "stop_reason": "end_turn",
+                   "stop_sequence": None, "usage": usage}
+        if not request.get("stream"):
+            return self._send(200, "application/json", json.dumps(message))
+        events = [
+            ("message_start", {"type": "message_start", "message": {**message, "content": [], "stop_reason": None}}),
+            ("content_block_start", {"type": "content_block_start", "index": 0,
+                                     "content_block": {"type": "text", "text": ""}}),
+            ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                     "delta": {"type": "text_delta", "text": "BOTTLE-OK"}}),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                               "usage": {"output_tokens": 3}}),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+        self._send(200, "text/event-stream",
+                   "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events))
 
     do_GET = do_POST = do_PUT = _answer
 

@@ -31,7 +31,7 @@ def write(path: Path, text: str) -> None:
     path.write_text(textwrap.dedent(text).lstrip())
 
 
-def write_bottle(home: Path, extra_routes: list[dict] | None = None) -> None:
+def write_bottle(home: Path, extra_routes: list[dict] | None = None, git: dict | None = None) -> None:
     """The shipped dev bottle, with the docker subnets allowed past the SSRF guard (our fakes live there)."""
     meta = {
         "extends": "dev",
@@ -45,6 +45,8 @@ def write_bottle(home: Path, extra_routes: list[dict] | None = None) -> None:
         },
         "supervise": {"timeout_seconds": 120},
     }
+    if git:
+        meta["git"] = git
     path = home / "bottles/e2e.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\nA test bottle.\n")
@@ -114,7 +116,7 @@ class Bottle:
 
 @contextlib.contextmanager
 def running_bottle(root: Path, docker, run_id: str, prefix: str, workspace: Path | None = None,
-                   extra_routes: list[dict] | None = None):
+                   extra_routes: list[dict] | None = None, git: dict | None = None):
     """Bring a bottle up to provisioned, with the fake upstream attached; tear everything down after."""
     b = Bottle(root, docker, run_id, prefix, workspace)
     write(b.home / f"agents/{b.agent}.md", """
@@ -125,7 +127,7 @@ def running_bottle(root: Path, docker, run_id: str, prefix: str, workspace: Path
         ---
         You are a test agent.
         """)
-    write_bottle(b.home, extra_routes)
+    write_bottle(b.home, extra_routes, git)
     old = {k: os.environ.get(k) for k in b.env}
     os.environ.update(b.env)
     try:

@@ -7,6 +7,7 @@ operator fetches from.
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -30,9 +31,31 @@ def repo(tmp_path_factory):
     return path
 
 
+KEY_MARK = "claude-bottle-test-deploy-key"
+
+
+def _deploy_key(directory) -> tuple[str, str]:
+    """An ed25519 key the bottle holds for an ssh remote: (private key file, public key line)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    key = ed25519.Ed25519PrivateKey.generate()
+    path = directory / "deploy_key"
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                       serialization.NoEncryption()))
+    path.chmod(0o600)
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return str(path), public.decode()
+
+
 @pytest.fixture(scope="module")
 def bottle(tmp_path_factory, docker_client, test_run_id, repo):
-    with running_bottle(tmp_path_factory.mktemp("ws"), docker_client, test_run_id, "ws", workspace=repo) as b:
+    root = tmp_path_factory.mktemp("ws")
+    key_file, public = _deploy_key(root)
+    host_key = _deploy_key(tmp_path_factory.mktemp("hostkey"))[1]
+    git = {"remotes": [{"name": "upstream", "upstream": "ssh://git@git.bottle.test/team/repo.git",
+                        "identity_file": key_file, "known_host_key": f"git.bottle.test {host_key}"}]}
+    with running_bottle(root, docker_client, test_run_id, "ws", workspace=repo, git=git) as b:
+        b.key_text = Path(key_file).read_text()
         yield b
 
 
@@ -81,3 +104,17 @@ def test_git_push_over_https_is_refused_by_the_egress_proxy(bottle):
     assert code != 0
     assert "403" in out or "git push" in out.lower(), out
     assert not [r for r in bottle.fake_requests()[before:] if "receive-pack" in r["path"]]
+
+
+def test_the_upstream_key_is_not_readable_from_the_agent(bottle):
+    line = bottle.key_text.splitlines()[1]  # a line of the private key itself
+    # The gate does hold it (else this test would prove nothing), as its own user's private copy...
+    code, out = bottle.exec("stat -c '%U %a' /home/bottle/keys/upstream/id && cat /home/bottle/keys/upstream/id",
+                            user="root", role="sidecars")
+    assert code == 0 and out.split()[:2] in (["bottle", "400"], ["bottle", "600"]) and line in out, out
+    # ...and nothing the agent can read carries it.
+    code, out = bottle.exec(f"grep -rslF {line!r} / --exclude-dir=proc --exclude-dir=sys")
+    assert code in (1, 2) and out.strip() == "", out
+    code, out = in_clone(bottle, "git ls-remote git://git-gate/../../home/bottle/keys/upstream; "
+                                 "git ls-remote git://git-gate/keys")
+    assert line not in out and "BEGIN OPENSSH" not in out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +55,9 @@ def plan_for(name: str, search, options: PlanOptions) -> Plan:
     skills = {s: find_skill(s, search) for s in agent.meta.get("skills") or ()}
     return make_plan(agent, bottle, skills, frozenset(os.environ), options)
 
+
+# Subtask names the shared images already use (build:base, build:agent, ...).
+RESERVED_NAMES = frozenset({"base", "agent", "sidecars", "registry"})
 
 # Code whose change can change a plan: part of the cache key.
 _PLAN_CODE = ("plan.py", "manifests.py", "overlay.py", "hostnames.py", "graph.py")
@@ -129,6 +133,11 @@ def agents() -> tuple[AgentEntry, ...]:
         return cached
     entries = []
     for name, manifest in discover_agents(search).items():
+        if name in RESERVED_NAMES:
+            # Its tasks would collide with the shared image's (build:sidecars, save:sidecars...).
+            print(f"warning: {manifest} is ignored: an agent cannot be called '{name}', the name of a "
+                  "shared image; rename the file", file=sys.stderr)
+            continue
         try:
             paths.validate_slug(name)
             entries.append(AgentEntry(name, manifest, plan_for(name, search, options), None))

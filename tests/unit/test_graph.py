@@ -185,3 +185,11 @@ def test_cwd_must_be_a_git_repository(bottle_home, tmp_path):
     result = run_doit("plan:researcher", f"cwd={tmp_path}", env={"CLAUDE_CODE_OAUTH_TOKEN": "x"})
     assert result.returncode != 0
     assert "is not a git repository" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+def test_agent_named_like_a_shared_image_is_refused(bottle_home):
+    (bottle_home / "agents").mkdir()
+    (bottle_home / "agents/sidecars.md").write_text("---\nbottle: dev\n---\nx\n")
+    result = run_doit("plan:sidecars", env={"CLAUDE_CODE_OAUTH_TOKEN": "x"})
+    assert result.returncode != 0 and "cannot be called 'sidecars'" in result.stderr
+    assert run_doit("list", "--all").returncode == 0

@@ -132,8 +132,10 @@ def agents() -> tuple[AgentEntry, ...]:
     if cached is not None:
         return cached
     entries = []
+    warned = False
     for name, manifest in discover_agents(search).items():
         if name in RESERVED_NAMES:
+            warned = True
             # Its tasks would collide with the shared image's (build:sidecars, save:sidecars...).
             print(f"warning: {manifest} is ignored: an agent cannot be called '{name}', the name of a "
                   "shared image; rename the file", file=sys.stderr)
@@ -143,7 +145,8 @@ def agents() -> tuple[AgentEntry, ...]:
             entries.append(AgentEntry(name, manifest, plan_for(name, search, options), None))
         except BottleError as exc:
             entries.append(AgentEntry(name, manifest, None, str(exc)))
-    _store(fingerprint, tuple(entries))
+    if not warned:
+        _store(fingerprint, tuple(entries))
     return tuple(entries)
 
 

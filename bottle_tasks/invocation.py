@@ -51,4 +51,4 @@ def plan_options_raw() -> dict[str, str | None]:
 
     cwd = get_var("cwd", None) or os.environ.get("CLAUDE_BOTTLE_CWD")
     backend = get_var("backend", None) or os.environ.get("CLAUDE_BOTTLE_BACKEND") or "docker"
-    return {"cwd": str(Path(cwd).resolve()) if cwd else None, "backend": backend}
+    return {"cwd": str(Path(cwd).expanduser().resolve()) if cwd else None, "backend": backend}

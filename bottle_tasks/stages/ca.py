@@ -11,8 +11,7 @@ import datetime as dt
 
 from .. import paths
 from ..actions import action
-from ..graph import agents
-from .common import broken, dep, group
+from .common import dep, per_agent
 
 __all__ = ["task_ca", "ca_dir", "mint"]
 
@@ -42,12 +41,9 @@ def ca_is_valid(slug: str) -> bool:
 
 
 def task_ca():
-    yield group("ca", DOC)
-    for entry in agents():
-        if entry.plan is None:
-            yield broken(entry, DOC, [dep("plan", entry)])
-            continue
+    def task(entry):
         d = ca_dir(entry.name)
-        yield {"name": entry.name, "doc": f"{DOC} ({entry.name})", "actions": [action(mint, entry.name)],
-               "task_dep": [dep("plan", entry)], "targets": [str(d / "ca.pem"), str(d / "mitmproxy-ca.pem")],
-               "uptodate": [(ca_is_valid, [entry.name])]}
+        return {"actions": [action(mint, entry.name)], "targets": [str(d / "ca.pem"), str(d / "mitmproxy-ca.pem")],
+                "uptodate": [(ca_is_valid, [entry.name])]}
+    yield from per_agent("ca", DOC, lambda e: [dep("plan", e)], task)
+

@@ -10,9 +10,8 @@ import time
 from ..actions import action
 from ..errors import BottleError
 from ..fsutil import atomic_write
-from ..graph import agents
 from ..instance import Instance
-from .common import broken, dep, group
+from .common import dep, per_agent
 from .start import session_argv
 
 __all__ = ["task_prompt", "headless"]
@@ -35,12 +34,8 @@ def headless(slug: str, text: str = "") -> None:
 
 
 def task_prompt():
-    yield group("prompt", DOC)
     params = [{"name": "text", "long": "text", "type": str, "default": "", "help": "the prompt"}]
-    for entry in agents():
-        deps = [dep("plan", entry), dep("provision", entry)]
-        if entry.plan is None:
-            yield {**broken(entry, DOC, deps), "params": params}
-            continue
-        yield {"name": entry.name, "doc": f"{DOC} ({entry.name})", "actions": [action(headless, entry.name)],
-               "task_dep": deps, "params": params, "uptodate": [False], "verbosity": 2}
+    yield from per_agent("prompt", DOC, lambda e: [dep("plan", e), dep("provision", e)],
+                         lambda e: {"actions": [action(headless, e.name)], "uptodate": [False], "verbosity": 2},
+                         shared={"params": params})
+

@@ -8,11 +8,10 @@ nothing provisioned into it (plan, CA, gitconfig) changed.
 from __future__ import annotations
 
 from ..actions import action
-from ..graph import agents
 from ..instance import Instance
 from ..locks import hold_slug_lock
 from ..provision import DockerTransport, inputs_digest, provision_steps
-from .common import broken, dep, group
+from .common import dep, per_agent
 
 __all__ = ["task_provision", "provision_agent", "provision_smolmachines", "gitconfig_for"]
 
@@ -96,16 +95,12 @@ def smolmachines_provision_is_current(slug: str) -> bool:
 
 
 def task_provision():
-    yield group("provision", DOC)
-    for entry in agents():
-        deps = [dep("plan", entry), dep("up", entry)]
-        if entry.plan is None:
-            yield broken(entry, DOC, deps)
-            continue
+    def task(entry):
         if entry.plan.backend == "smolmachines":
-            yield {"name": entry.name, "doc": f"{DOC} ({entry.name}, smolvm microVM)",
-                   "actions": [action(provision_smolmachines, entry.name)], "task_dep": deps,
-                   "uptodate": [(smolmachines_provision_is_current, [entry.name])], "verbosity": 2}
-            continue
-        yield {"name": entry.name, "doc": f"{DOC} ({entry.name})", "actions": [action(provision_agent, entry.name)],
-               "task_dep": deps, "uptodate": [(provision_is_current, [entry.name])], "verbosity": 2}
+            return {"doc": f"{DOC} ({entry.name}, smolvm microVM)",
+                    "actions": [action(provision_smolmachines, entry.name)],
+                    "uptodate": [(smolmachines_provision_is_current, [entry.name])], "verbosity": 2}
+        return {"actions": [action(provision_agent, entry.name)],
+                "uptodate": [(provision_is_current, [entry.name])], "verbosity": 2}
+    yield from per_agent("provision", DOC, lambda e: [dep("plan", e), dep("up", e)], task)
+

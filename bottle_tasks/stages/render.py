@@ -18,11 +18,11 @@ import os
 from ..actions import action
 from ..errors import BottleError
 from ..fsutil import write_in_place
-from ..graph import agents, plan_path
+from ..graph import plan_path
 from ..instance import Instance
 from ..locks import hold_slug_lock
 from ..render import (COMPOSE_FILE, ROUTES_FILE, HostLayout, ImageRefs, digest_of, render_all)
-from .common import broken, dep, group
+from .common import dep, per_agent
 
 __all__ = ["task_render", "render_instance", "image_refs", "DIGEST_FILE"]
 
@@ -107,23 +107,14 @@ def _stamp_files(slug: str) -> list[str]:
 
 
 def task_render():
-    yield group("render", DOC)
-    for entry in agents():
-        deps = [dep("plan", entry), dep("ca", entry), dep("build", entry), "build:sidecars"]
-        if entry.plan is None:
-            yield broken(entry, DOC, deps)
-            continue
+    def task(entry):
         inst = Instance(entry.name)
-        yield {
-            "name": entry.name,
-            "doc": f"{DOC} ({entry.name})",
-            "actions": [action(render, entry.name)],
-            "file_dep": [str(plan_path(entry.name)), str(inst.ca / "ca.pem"), *_stamp_files(entry.name)],
-            "targets": [str(inst.rendered / COMPOSE_FILE), str(inst.rendered / ROUTES_FILE)],
-            "task_dep": deps,
-            "uptodate": [_inputs_unchanged(entry.name)],
-        }
-
+        return {"actions": [action(render, entry.name)],
+                "file_dep": [str(plan_path(entry.name)), str(inst.ca / "ca.pem"), *_stamp_files(entry.name)],
+                "targets": [str(inst.rendered / COMPOSE_FILE), str(inst.rendered / ROUTES_FILE)],
+                "uptodate": [_inputs_unchanged(entry.name)]}
+    yield from per_agent("render", DOC, lambda e: [dep("plan", e), dep("ca", e), dep("build", e), "build:sidecars"],
+                         task)
 
 def _inputs_unchanged(slug: str):
     from doit.tools import config_changed

@@ -14,11 +14,10 @@ import sys
 
 from ..actions import action
 from ..errors import BottleError
-from ..graph import agents
 from ..instance import Instance
 from ..locks import release_slug_lock
 from ..render import AGENT_PROMPT_PATH
-from .common import broken, dep, group
+from .common import dep, per_agent
 
 __all__ = ["task_start", "claude_argv", "session_argv", "attach"]
 
@@ -62,11 +61,7 @@ def attach(slug: str) -> None:
 
 
 def task_start():
-    yield group("start", DOC)
-    for entry in agents():
-        deps = [dep("plan", entry), dep("provision", entry)]
-        if entry.plan is None:
-            yield {**broken(entry, DOC, deps), "params": PARAMS}
-            continue
-        yield {"name": entry.name, "doc": f"{DOC} ({entry.name})", "actions": [action(attach, entry.name)],
-               "task_dep": deps, "params": PARAMS, "uptodate": [False], "verbosity": 2}
+    yield from per_agent("start", DOC, lambda e: [dep("plan", e), dep("provision", e)],
+                         lambda e: {"actions": [action(attach, e.name)], "uptodate": [False], "verbosity": 2},
+                         shared={"params": PARAMS})
+

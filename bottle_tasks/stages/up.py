@@ -18,10 +18,9 @@ from .. import sidecar
 from ..actions import action
 from ..compose import run_compose
 from ..errors import BottleError
-from ..graph import agents
 from ..instance import Instance
 from ..locks import hold_slug_lock
-from .common import broken, dep, group
+from .common import dep, per_agent
 from .render import DIGEST_FILE
 
 __all__ = ["task_up", "bring_up", "bring_up_smolmachines", "smolmachines_is_current", "reload_routes", "up_is_current", "UP_RECORD"]
@@ -206,18 +205,18 @@ def smolmachines_is_current(slug: str) -> bool:
         return False
 
 
+def _deps(entry) -> list[str]:
+    return [dep("plan", entry), dep("build", entry), "build:sidecars", dep("ca", entry), dep("render", entry)]
+
+
 def task_up():
-    yield group("up", DOC)
-    for entry in agents():
-        deps = [dep("plan", entry), dep("build", entry), "build:sidecars", dep("ca", entry), dep("render", entry)]
-        if entry.plan is None:
-            yield broken(entry, DOC, deps)
-            continue
+    def task(entry):
         if entry.plan.backend == "smolmachines":
-            yield {"name": entry.name, "doc": f"{DOC} ({entry.name}, smolvm microVM)",
-                   "actions": [action(bring_up_smolmachines, entry.name)],
-                   "task_dep": [*deps, dep("pack", entry)],
-                   "uptodate": [(smolmachines_is_current, [entry.name])], "verbosity": 2}
-            continue
-        yield {"name": entry.name, "doc": f"{DOC} ({entry.name})", "actions": [action(bring_up, entry.name)],
-               "task_dep": deps, "uptodate": [(up_is_current, [entry.name])], "verbosity": 2}
+            return {"doc": f"{DOC} ({entry.name}, smolvm microVM)",
+                    "actions": [action(bring_up_smolmachines, entry.name)],
+                    "task_dep": [*_deps(entry), dep("pack", entry)],
+                    "uptodate": [(smolmachines_is_current, [entry.name])], "verbosity": 2}
+        return {"actions": [action(bring_up, entry.name)], "uptodate": [(up_is_current, [entry.name])],
+                "verbosity": 2}
+    yield from per_agent("up", DOC, _deps, task)
+

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -46,15 +48,31 @@ def _ignored(rel: Path) -> bool:
 
 
 def files_from_dir(root: Path, prefix: str = "") -> list[ContextFile]:
-    """Every regular file under ``root`` (symlinks followed), named ``prefix + relative path``."""
-    root = Path(root)
+    """Every regular file under ``root`` (symlinks followed), named ``prefix + relative path``.
+
+    Task creators call this on every doit command, so it walks with os.walk
+    rather than pathlib: the same files, a fraction of the cost.
+    """
+    root_s = os.fspath(root)
     out = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if _ignored(rel) or not path.is_file():
-            continue
-        out.append(ContextFile(name=prefix + rel.as_posix(), data=path.read_bytes(),
-                               executable=bool(path.stat().st_mode & 0o111)))
+    for dirpath, dirnames, filenames in os.walk(root_s, followlinks=True):
+        dirnames[:] = [d for d in dirnames if d not in IGNORED_PARTS]
+        rel_dir = os.path.relpath(dirpath, root_s)
+        for name in filenames:
+            if name.endswith(IGNORED_SUFFIXES) or name in IGNORED_PARTS:
+                continue
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.stat(full)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            with open(full, "rb") as fh:
+                data = fh.read()
+            rel = name if rel_dir == "." else f"{rel_dir.replace(os.sep, '/')}/{name}"
+            out.append(ContextFile(name=prefix + rel, data=data, executable=bool(st.st_mode & 0o111)))
+    out.sort(key=lambda f: f.name)
     return out
 
 

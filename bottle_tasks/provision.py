@@ -20,6 +20,13 @@ from .render import AGENT_CA_PATH, AGENT_PROMPT_PATH
 __all__ = ["Transport", "DockerTransport", "HomeFile", "home_files", "provision_steps", "inputs_digest"]
 
 AGENT_UID = 1000
+_ONBOARDED = (
+    "const fs=require('fs');const p=process.env.HOME+'/.claude.json';let c={};"
+    "try{c=JSON.parse(fs.readFileSync(p,'utf8'))}catch(e){}"
+    "c.hasCompletedOnboarding=true;c.projects=c.projects||{};"
+    "for(const d of process.argv.slice(1)){c.projects[d]={...(c.projects[d]||{}),hasTrustDialogAccepted:true}}"
+    "fs.writeFileSync(p,JSON.stringify(c,null,2),{mode:0o600})"
+)
 HOME = "/home/node"
 MCP_URL = "http://supervise:9100/mcp"
 
@@ -118,6 +125,10 @@ def provision_steps(t: Transport, plan: Plan, ca_pem: bytes, gitconfig: str,
         if code != 0:
             print(f"provision: cloning {target} from the git gate", flush=True)
             _check(t, argv, "node", f"cloning {target} from the git gate")
+    # The bottle is the sandbox: land straight in Claude Code, not in its first-run
+    # theme picker or a "do you trust this folder" question about the agent's own workspace.
+    _check(t, ["node", "-e", _ONBOARDED, "/workspace", *[target for target, _ in clones]], "node",
+           "marking Claude Code's onboarding done")
     if plan.supervise_enabled:
         print("provision: registering the supervise MCP server with Claude Code", flush=True)
         t.run(["claude", "mcp", "remove", "--scope", "user", "supervise"], "node")

@@ -5,6 +5,7 @@ from .graph import doit_config
 from .stages.build import task_build
 from .stages.ca import task_ca
 from .stages.lifecycle import task_active, task_cleanup
+from .stages.logs import task_logs
 from .stages.pack import task_pack
 from .stages.plan import task_plan
 from .stages.prompt import task_prompt
@@ -18,7 +19,7 @@ from .stages.supervise import task_approve, task_deny, task_proposals
 from .stages.up import task_up
 
 __all__ = [
-    "DOIT_CONFIG", "task_active", "task_build", "task_ca", "task_cleanup", "task_pack", "task_plan",
+    "DOIT_CONFIG", "task_active", "task_build", "task_ca", "task_cleanup", "task_logs", "task_pack", "task_plan",
     "task_prompt", "task_push", "task_provision", "task_render", "task_save", "task_start", "task_stop", "task_up",
     "task_proposals", "task_approve", "task_deny",
 ]

@@ -143,6 +143,23 @@ def test_headless_prompt_runs_claude_code_through_the_proxy(bottle):
     assert calls and all(r["auth_ok"] and not r["placeholder_seen"] for r in calls)
 
 
+def test_logs_show_decisions_and_container_output(bottle):
+    result = bottle.doit(f"logs:{bottle.agent}", "--tail", "200")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "== egress decisions" in result.stdout
+    assert f"block GET {CANARY}/anything" in result.stdout
+    assert "sidecars" in result.stdout.split("== containers", 1)[1]
+    assert bottle.token not in result.stdout
+
+
+def test_claude_code_onboarding_is_done(bottle):
+    code, out = agent_exec(bottle, "cat /home/node/.claude.json")
+    config = json.loads(out)
+    assert config["hasCompletedOnboarding"] is True
+    assert config["projects"]["/workspace"]["hasTrustDialogAccepted"] is True
+    assert "supervise" in json.dumps(config.get("mcpServers", {}))
+
+
 def test_active_lists_the_running_bottle(bottle):
     result = bottle.doit("active")
     assert result.returncode == 0

@@ -1,7 +1,7 @@
 """A fake HTTPS upstream for tests, run inside a container we start.
 
-Serves every host its certificate names. ``POST /v1/messages`` answers like
-the Claude Messages API (streamed when asked) with the text ``BOTTLE-OK``, or
+Serves every host its certificate names. ``POST /v1/messages`` with a
+``messages`` list answers like the Claude Messages API (streamed when asked) with the text ``BOTTLE-OK``, or
 401 when the Authorization header is not the expected token. Everything else
 gets JSON saying whether the token was right (never echoing the header). One
 JSON line per request goes to /fake/out/requests.jsonl.
@@ -27,8 +27,9 @@ class Handler(BaseHTTPRequestHandler):
                   "placeholder_seen": "bottle-placeholder" in auth, "body_len": len(body)}
         with lock, open(LOG, "a") as fh:
             fh.write(json.dumps(record) + "\n")
-        if self.command == "POST" and self.path.split("?")[0] == "/v1/messages" and body.startswith(b"{"):
-            return self._messages(json.loads(body), record["auth_ok"])
+        request = json.loads(body) if body.startswith(b"{") else {}
+        if self.command == "POST" and self.path.split("?")[0] == "/v1/messages" and "messages" in request:
+            return self._messages(request, record["auth_ok"])
         self._send(200, "application/json", json.dumps({"auth_ok": record["auth_ok"], "host": record["host"]}))
 
     def _send(self, status, ctype, text):

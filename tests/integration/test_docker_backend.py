@@ -160,11 +160,25 @@ def test_claude_code_onboarding_is_done(bottle):
     assert "supervise" in json.dumps(config.get("mcpServers", {}))
 
 
-def test_active_lists_the_running_bottle(bottle):
-    result = bottle.doit("active")
-    assert result.returncode == 0
-    line = next(l for l in result.stdout.splitlines() if bottle.agent in l)
-    assert "docker" in line and "running" in line and "agent:running" in line and "sidecars:running" in line
+def test_active_lists_every_running_bottle_each_its_own_project(bottle):
+    second = f"{bottle.agent}-two"
+    (bottle.home / f"agents/{second}.md").write_text("---\nbottle: e2e\n---\nA second agent.\n")
+    try:
+        result = bottle.doit(f"up:{second}")
+        assert result.returncode == 0, result.stdout + result.stderr
+        result = bottle.doit("active")
+        assert result.returncode == 0
+        for agent in (bottle.agent, second):
+            line = next(l for l in result.stdout.splitlines() if l.split()[1:2] == [agent])
+            assert "docker" in line and "running" in line and "agent:running" in line and "sidecars:running" in line
+        projects = {c.labels.get("com.docker.compose.project") for c in bottle.docker.containers.list()
+                    if c.labels.get("dev.claude-bottle.slug") in (bottle.agent, second)}
+        assert {f"claude-bottle-{bottle.agent}", f"claude-bottle-{second}"} <= projects
+    finally:
+        bottle.doit(f"stop:{second}")
+        for v in bottle.docker.volumes.list(filters={"label": f"dev.claude-bottle.slug={second}"}):
+            v.remove(force=True)
+        (bottle.home / f"agents/{second}.md").unlink()
 
 
 def test_cleanup_removes_orphans_and_keeps_live_and_preserved(bottle, test_run_id):

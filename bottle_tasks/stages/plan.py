@@ -61,7 +61,7 @@ def write_plan(slug: str, plan_json: str, preflight: str, confirm: bool, backend
     write_if_changed(plan_path(slug), plan_json, 0o600)
     if preflight:
         print(preflight, flush=True)
-    if backend == "docker" and confirm:
+    if backend == "docker" and preflight:
         line = _runtime_line(slug)
         if line:
             print(line, flush=True)

@@ -68,11 +68,11 @@ def render_routes(plan: Plan) -> str:
     return header + yaml.safe_dump({"version": 1, "routes": routes}, sort_keys=False)
 
 
-def _program(name: str, command: str, env: dict[str, str] | None = None) -> str:
+def _program(name: str, command: str, env: dict[str, str] | None = None, user: str = sidecar.DAEMON_USER) -> str:
     lines = [
         f"[program:{name}]",
         f"command={command}",
-        f"user={sidecar.DAEMON_USER}",
+        f"user={user}",
         "autorestart=true",
         "startsecs=1",
         "stopasgroup=true",
@@ -130,7 +130,10 @@ serverurl=unix:///run/supervisord.sock
     if git_gate_command:
         programs.append(_program("git-gate", git_gate_command))
     if supervise_command:
-        programs.append(_program("supervise", supervise_command))
+        # supervisord hands every child its own environment, tokens included: start clean.
+        clean = (f"/usr/bin/env -i PATH={sidecar.VENV}/bin:/usr/bin:/bin HOME=/tmp "
+                 f"CLAUDE_BOTTLE_SCHEMAS={sidecar.SCHEMAS} {supervise_command}")
+        programs.append(_program("supervise", clean, user=sidecar.SUPERVISE_USER))
     return head + "\n".join(programs)
 
 

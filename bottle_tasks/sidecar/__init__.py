@@ -17,7 +17,8 @@ Daemons (supervisord programs, user ``bottle``):
 
     egress     mitmdump on :9099 (all interfaces of the bundle; the agent's proxy)
     git-gate   git daemon on :9418
-    supervise  MCP server (streamable HTTP) on :9100, bound to the internal-network address only
+    supervise  MCP server (streamable HTTP) on :9100, bound to the internal-network address only;
+               user ``supervise``, empty environment (no tokens)
 
 Hostnames the agent uses (aliases of the bundle on the internal network):
 ``egress``, ``git-gate``, ``supervise``.
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 __all__ = ["ETC", "ROUTES_FILE", "SUPERVISORD_CONF", "GIT_GATE_CONF", "SUPERVISE_CONF", "CA_DIR",
            "KEYS_DIR", "LOG_DIR", "QUEUE_DIR", "GIT_DIR", "EGRESS_PORT", "GIT_GATE_PORT",
-           "SUPERVISE_PORT", "DAEMON_USER", "VENV", "DAEMONS", "MITM_ENTRY_LINK", "DAEMON_KEYS_DIR"]
+           "SUPERVISE_PORT", "DAEMON_USER", "VENV", "DAEMONS", "MITM_ENTRY_LINK", "DAEMON_KEYS_DIR",
+           "SUPERVISE_USER"]
 
 ETC = "/etc/claude-bottle"
 ROUTES_FILE = f"{ETC}/routes.yaml"
@@ -42,7 +44,10 @@ EGRESS_PORT = 9099
 GIT_GATE_PORT = 9418
 SUPERVISE_PORT = 9100
 DAEMON_USER = "bottle"
+# The MCP server's own user, started with an empty environment: no token reaches it.
+SUPERVISE_USER = "supervise"
 VENV = "/opt/bottle/venv"
+SCHEMAS = "/opt/bottle/schemas"  # $CLAUDE_BOTTLE_SCHEMAS in the sidecars image
 # boot links the installed mitm_entry.py here, so the command line does not
 # depend on the venv's Python version directory.
 MITM_ENTRY_LINK = "/run/claude-bottle/mitm_entry.py"

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from . import (CA_DIR, DAEMON_KEYS_DIR, DAEMON_USER, GIT_DIR, KEYS_DIR, LOG_DIR, MITM_ENTRY_LINK,
-               QUEUE_DIR, SUPERVISORD_CONF)
+               QUEUE_DIR, SUPERVISE_USER, SUPERVISORD_CONF)
 
 
 def _own(path: Path, uid: int, gid: int, mode: int) -> None:
@@ -33,9 +33,10 @@ def _copy_private(src: Path, dst: Path, uid: int, gid: int) -> None:
 def prepare() -> None:
     user = pwd.getpwnam(DAEMON_USER)
     uid, gid, home = user.pw_uid, user.pw_gid, Path(user.pw_dir)
-    for d in (QUEUE_DIR, GIT_DIR):
-        Path(d).mkdir(parents=True, exist_ok=True)
-        _own(Path(d), uid, gid, 0o755)
+    Path(GIT_DIR).mkdir(parents=True, exist_ok=True)
+    _own(Path(GIT_DIR), uid, gid, 0o755)
+    Path(QUEUE_DIR).mkdir(parents=True, exist_ok=True)
+    _own(Path(QUEUE_DIR), pwd.getpwnam(SUPERVISE_USER).pw_uid, gid, 0o755)
     # supervisord (root, without DAC_OVERRIDE) writes the daemons' logs here and the
     # proxy (daemon user) its decision log: root owns it, the daemon group may write.
     Path(LOG_DIR).mkdir(parents=True, exist_ok=True)

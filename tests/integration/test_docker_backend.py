@@ -108,6 +108,17 @@ dns.lookup('egress', (err, ip) => {
     assert json.loads(out.strip().splitlines()[-1]) == expected
 
 
+def test_mcp_server_cannot_reach_the_real_token(bottle):
+    """The supervise server parses the agent's requests: as its user, try to get at the token."""
+    _, egress_pid = bottle.exec("pgrep -o -f bin/mitmdump", user="root", role="sidecars")
+    _, supervise_pid = bottle.exec("pgrep -o -f supervise.server", user="root", role="sidecars")
+    assert egress_pid.strip() and supervise_pid.strip()
+    code, own = bottle.exec(f"cat /proc/{supervise_pid.strip()}/environ", user="supervise", role="sidecars")
+    assert code == 0 and "PATH=" in own and bottle.token not in own and "CLAUDE_CODE_OAUTH_TOKEN" not in own
+    code, out = bottle.exec(f"cat /proc/{egress_pid.strip()}/environ", user="supervise", role="sidecars")
+    assert code != 0 and "Permission denied" in out and bottle.token not in out
+
+
 def test_second_start_runs_no_build_render_or_up(bottle):
     result = bottle.doit(f"start:{bottle.agent}")
     assert result.returncode == 0, result.stdout + result.stderr

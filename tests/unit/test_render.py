@@ -80,4 +80,6 @@ def test_supervisord_has_no_network_control_surface(monkeypatch, tmp_path):
     assert "chmod=0700" in conf
     for program in ("egress", "git-gate", "supervise"):
         assert f"[program:{program}]" in conf
-    assert conf.count("user=bottle") == 3
+    assert conf.count("user=bottle") == 2
+    supervise = conf.split("[program:supervise]", 1)[1]
+    assert "user=supervise" in supervise and "/usr/bin/env -i " in supervise

@@ -19,7 +19,7 @@ from .instance import Instance
 from .manifests import default_search_paths
 from .plan import PlanOptions
 
-__all__ = ["replan", "apply_routes", "apply_capabilities"]
+__all__ = ["replan", "apply_routes", "build_capabilities", "recreate_agent", "apply_capabilities"]
 
 
 def replan(slug: str):
@@ -59,19 +59,35 @@ def apply_routes(slug: str) -> None:
         inst.write_record(UP_RECORD, {**record, "routes": digests["routes"]})
 
 
-def apply_capabilities(slug: str) -> None:
-    """Rebuild the agent's derived image and recreate the agent, keeping its volumes."""
+def _doit(slug: str, *targets: str) -> None:
+    """Run stages of ``slug`` through the graph, with the options it was started with."""
     inst = Instance(slug)
-    inst.running("agent")
-    write_if_changed(inst.plan_file, replan(slug).to_json(), 0o600)
-    argv = [sys.executable, "-m", "doit", "--file", str(paths.repo_root() / "dodo.py"),
-            f"build:{slug}", f"up:{slug}", f"provision:{slug}"]
     env = dict(os.environ)
     old = inst.plan()
     if old.workspace:
         env["CLAUDE_BOTTLE_CWD"] = old.workspace
     env["CLAUDE_BOTTLE_BACKEND"] = old.backend
+    argv = [sys.executable, "-m", "doit", "--file", str(paths.repo_root() / "dodo.py"), *targets]
     result = subprocess.run(argv, cwd=paths.repo_root(), env=env, capture_output=True, text=True)
     if result.returncode != 0:
-        raise BottleError(f"rebuilding {slug} with the new capabilities failed:\n"
+        raise BottleError(f"`doit {' '.join(targets)}` failed for {slug}:\n"
                           + (result.stdout + result.stderr).strip()[-1500:])
+
+
+def build_capabilities(slug: str) -> None:
+    """Build the derived image with the overlay's capabilities; the running agent is untouched."""
+    inst = Instance(slug)
+    inst.running("agent")
+    write_if_changed(inst.plan_file, replan(slug).to_json(), 0o600)
+    _doit(slug, f"build:{slug}", f"render:{slug}")
+
+
+def recreate_agent(slug: str) -> None:
+    """Bring the bottle up on the new image (only the agent is recreated) and provision it."""
+    _doit(slug, f"up:{slug}", f"provision:{slug}")
+
+
+def apply_capabilities(slug: str) -> None:
+    """Both steps at once, for callers with nobody waiting on the old container."""
+    build_capabilities(slug)
+    recreate_agent(slug)

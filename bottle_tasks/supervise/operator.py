@@ -24,6 +24,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -43,7 +44,10 @@ __all__ = [
     "apply_live", "format_age", "Applier",
 ]
 
-Applier = Callable[[str, str], None]
+# An applier may return a follow-up to run once the agent has its answer: a change
+# that replaces the agent's container must not take the waiting tool call with it.
+Applier = Callable[[str, str], "Callable[[], None] | None"]
+REPLY_GRACE_SECONDS = 2.0
 """``(slug, tool)`` -> None: make an approved change live, or raise BottleError."""
 
 
@@ -164,7 +168,7 @@ def _edit(item: QueuedProposal) -> dict[str, Any]:
     return edited
 
 
-def apply_live(slug: str, tool: str) -> None:
+def apply_live(slug: str, tool: str) -> "Callable[[], None] | None":
     """The lead-provided live apply for ``tool``'s kind of change; BottleError when it cannot be applied."""
     try:
         live = importlib.import_module("bottle_tasks.live")
@@ -174,8 +178,9 @@ def apply_live(slug: str, tool: str) -> None:
         raise BottleError("live apply is not available in this installation (bottle_tasks.live is missing)") from None
     if tool == EGRESS_TOOL:
         live.apply_routes(slug)
-    else:
-        live.apply_capabilities(slug)
+        return None
+    live.build_capabilities(slug)
+    return lambda: live.recreate_agent(slug)
 
 
 def _plan_route(slug: str, host: str) -> dict[str, Any] | None:
@@ -224,7 +229,7 @@ def approve(ref: str, note: str | None = None, edit: bool = False, applier: Appl
             new_overlay = add_capabilities(overlay, approved)
         save_overlay(item.slug, new_overlay)
         try:
-            applier(item.slug, tool)
+            finish = applier(item.slug, tool)
         except BottleError as exc:
             _restore(item.slug, before_bytes)
             decision = make_decision(item.proposal, "apply_failed", by, now(), note=note, error=str(exc),
@@ -247,6 +252,15 @@ def approve(ref: str, note: str | None = None, edit: bool = False, applier: Appl
         item.queue.write_decision(decision)
         audit.append(item.slug, {**record, "at": decision["decided_at"], "outcome": "approved", "note": note})
     print(f"approved {item.slug}/{item.id}: {summary({**item.proposal, key: approved})}")
+    if finish is not None:
+        time.sleep(REPLY_GRACE_SECONDS)  # the server polls for the decision; let the agent read it first
+        try:
+            finish()
+        except BottleError as exc:
+            audit.append(item.slug, {"event": "apply", "slug": item.slug, "id": item.id, "at": now().isoformat(),
+                                     "outcome": "failed", "error": str(exc)})
+            raise BottleError(f"approved {item.slug}/{item.id} and built it, but recreating the agent failed: "
+                              f"{exc}") from None
     return decision
 
 

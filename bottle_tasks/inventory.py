@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import labels, paths
 from .dockerhost import client
+from .locks import slug_busy
 
 __all__ = ["BottleState", "CleanupPlan", "bottles", "cleanup_plan", "remove"]
 
@@ -117,6 +118,10 @@ def cleanup_plan() -> CleanupPlan:
         if unknown:
             plan.notes.append("smolvm is not on PATH: the smolmachines bottles "
                               f"{', '.join(sorted(unknown))} are left alone")
+    # A slug another run is working on (up, provision, stop...) is not an orphan, whatever it looks like.
+    state_root = paths.state_home() / "state"
+    if state_root.is_dir():
+        live |= {d.name for d in state_root.iterdir() if d.is_dir() and slug_busy(d.name)}
     for b in bottles(machines or []):
         if b.state == "running" or b.slug in live:
             live.add(b.slug)
@@ -125,12 +130,12 @@ def cleanup_plan() -> CleanupPlan:
             plan.machines.extend(b.machines)
     listed = {c.id for c in plan.containers}
     for c in docker.containers.list(all=True, filters=labels.managed_filter()):
-        if c.labels.get(labels.SLUG) not in live and c.id not in listed:
+        if c.labels.get(labels.SLUG) not in live and c.id not in listed and not labels.owner_alive(c.labels):
             plan.containers.append(c)
     for n in docker.networks.list(filters=labels.managed_filter()):
-        if (n.attrs.get("Labels") or {}).get(labels.SLUG) not in live:
+        net_labels = n.attrs.get("Labels") or {}
+        if net_labels.get(labels.SLUG) not in live and not labels.owner_alive(net_labels):
             plan.networks.append(n)
-    state_root = paths.state_home() / "state"
     doomed_slugs: set[str] = set()
     if state_root.is_dir():
         for d in sorted(p for p in state_root.iterdir() if p.is_dir()):

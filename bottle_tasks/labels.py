@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["MANAGED", "SLUG", "BACKEND", "ROLE", "HOME", "DIGEST", "managed_labels", "managed_filter",
-           "home_id"]
+__all__ = ["MANAGED", "SLUG", "BACKEND", "ROLE", "HOME", "DIGEST", "OWNER_PID", "managed_labels",
+           "managed_filter", "home_id", "owner_alive"]
 
 PREFIX = "dev.claude-bottle"
 MANAGED = f"{PREFIX}.managed"
@@ -15,6 +15,9 @@ DIGEST = f"{PREFIX}.digest"  # full input digest of an image we built
 # Which $CLAUDE_BOTTLE_HOME an object belongs to: listing and cleanup only ever
 # see their own home's objects, so a scratch home (tests, CI) cannot reap a user's bottles.
 HOME = f"{PREFIX}.home"
+# The pid of the process that owns a short-lived object (a pipeline's registry):
+# while it lives, cleanup leaves the object alone.
+OWNER_PID = f"{PREFIX}.owner-pid"
 
 
 def home_id() -> str:
@@ -39,3 +42,18 @@ def managed_filter(slug: str | None = None) -> dict[str, list[str]]:
     if slug:
         wanted.append(f"{SLUG}={slug}")
     return {"label": wanted}
+
+
+def owner_alive(object_labels: dict[str, str]) -> bool:
+    """Whether the process named by ``OWNER_PID`` still runs on this machine."""
+    import os
+    pid = object_labels.get(OWNER_PID, "")
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

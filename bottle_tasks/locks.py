@@ -17,7 +17,7 @@ from pathlib import Path
 from . import paths
 from .errors import BottleError
 
-__all__ = ["hold_slug_lock", "release_slug_lock", "slug_lock_path"]
+__all__ = ["hold_slug_lock", "release_slug_lock", "slug_lock_path", "slug_busy"]
 
 _held: dict[str, int] = {}
 
@@ -60,3 +60,20 @@ def release_slug_lock(slug: str) -> None:
     if fd is not None:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def slug_busy(slug: str) -> bool:
+    """Whether another process holds ``slug``'s lock right now (say, half way through ``up``)."""
+    if slug in _held:
+        return False
+    path = slug_lock_path(slug)
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -59,7 +59,9 @@ def ensure_tools_image() -> str:
 
 
 def _labels(run: str, role: str) -> dict[str, str]:
-    return labels.managed_labels(backend="smolmachines", role=role, **{f"{labels.PREFIX}.pipeline": run})
+    import os
+    return labels.managed_labels(backend="smolmachines", role=role,
+                                 **{f"{labels.PREFIX}.pipeline": run, labels.OWNER_PID: str(os.getpid())})
 
 
 class RegistrySession:

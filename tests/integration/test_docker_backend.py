@@ -8,7 +8,10 @@ canary. Nothing here sends traffic anywhere else.
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import subprocess
+import sys
 
 import pytest
 
@@ -192,25 +195,43 @@ def test_active_lists_every_running_bottle_each_its_own_project(bottle):
         (bottle.home / f"agents/{second}.md").unlink()
 
 
-def test_cleanup_removes_orphans_and_keeps_live_and_preserved(bottle, test_run_id):
+def test_cleanup_removes_orphans_and_keeps_live_busy_and_preserved(bottle, test_run_id):
     docker = bottle.docker
     state = bottle.home / "state"
     (state / "kept-crash").mkdir(parents=True)
     (state / "kept-crash/.preserve").touch()
     (state / "stale").mkdir(parents=True)
-    sidecars_image = bottle.fake.image.tags[0]
-    orphan = docker.containers.create(sidecars_image, ["true"], entrypoint=[],
-                                      name=f"claude-bottle-test-{test_run_id}-orphan",
-                                      labels={**labels.managed_labels(slug="stale", role="agent"),
-                                              "dev.claude-bottle.test": test_run_id})
-    result = bottle.doit("cleanup", "--yes")
+    (state / "busy").mkdir(parents=True)
+    image = bottle.fake.image.tags[0]
+
+    def stray(name: str, **extra: str):
+        return docker.containers.create(image, ["true"], entrypoint=[], name=f"claude-bottle-test-{test_run_id}-{name}",
+                                        labels={**labels.managed_labels(**extra), "dev.claude-bottle.test": test_run_id})
+
+    orphan = stray("orphan", slug="stale", role="agent")
+    starting = stray("starting", slug="busy", role="sidecars")  # another run is half way through up
+    pipeline_live = stray("registry-live", role="pipeline-registry", **{labels.OWNER_PID: str(os.getpid())})
+    pipeline_dead = stray("registry-dead", role="pipeline-registry", **{labels.OWNER_PID: "999999999"})
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import fcntl,sys,time; f=open(sys.argv[1],'w'); fcntl.flock(f, fcntl.LOCK_EX); "
+                               "print('locked', flush=True); time.sleep(120)", str(state / "busy/.lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        result = bottle.doit("cleanup", "--yes")
+    finally:
+        holder.kill()
+        holder.wait()
     assert result.returncode == 0, result.stdout + result.stderr
     names = {c.name for c in docker.containers.list(all=True)}
-    assert orphan.name not in names
+    assert orphan.name not in names and pipeline_dead.name not in names
+    assert starting.name in names and pipeline_live.name in names
     assert f"claude-bottle-{bottle.agent}-agent" in names
     assert f"claude-bottle-{bottle.agent}-sidecars" in names
-    assert (state / "kept-crash").is_dir() and not (state / "stale").exists()
+    assert (state / "kept-crash").is_dir() and (state / "busy").is_dir() and not (state / "stale").exists()
     assert (state / bottle.agent).is_dir()
+    starting.remove(force=True)
+    pipeline_live.remove(force=True)
 
 
 def test_stop_saves_logs_and_start_resumes_with_state(bottle):

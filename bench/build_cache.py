@@ -29,6 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.results import write_section  # noqa: E402
+
 SECTION = "## Build cache"
 AGENT = "bench"
 BOTTLE = """---
@@ -124,18 +126,6 @@ def record(rows: list[tuple[str, float]], ratios: dict[str, tuple[float, str, bo
     return "\n".join(lines)
 
 
-def write_results(section: str) -> None:
-    path = REPO / "bench" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = text.find(SECTION)
-    if start >= 0:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -204,7 +194,7 @@ def main() -> None:
     section = record(rows, ratios, opts.repeat, size, med(floor_tasks), med(noop_build))
     print("\n" + section)
     if not opts.no_record:
-        write_results(section)
+        write_section(SECTION.removeprefix("## "), section)
     subprocess.run(["rm", "-rf", str(scratch)], check=False)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import re
 import ssl
 import statistics
 import sys
@@ -21,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.results import write_section as record  # noqa: E402
 from bottle_tasks.egress.harness import LOOPBACK, Mitmdump, Upstream, make_ca  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Egress proxy overhead"
 TARGET = 0.15
 ROUTES = """version: 1
@@ -68,16 +67,6 @@ def via_proxy(proxy_port: int, tunnel_host: str, upstream_port: int, client_ca: 
         conn.set_tunnel(tunnel_host, upstream_port)
         return conn
     return factory
-
-
-def write_section(text: str) -> None:
-    existing = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(existing):
-        updated = pattern.sub(lambda _: text, existing)
-    else:
-        updated = existing.rstrip("\n") + "\n\n" + text
-    RESULTS.write_text(updated)
 
 
 def main() -> int:
@@ -132,7 +121,7 @@ def main() -> int:
     )
     print(text)
     if not args.no_write:
-        write_section(text)
+        record(SECTION.removeprefix("## "), text)
     return 0
 
 

@@ -60,21 +60,18 @@ class Queue:
             raise QueueError(f"{path} is not a valid queue file:\n" + "\n".join(f"  - {p}" for p in found))
         return data
 
-    def write_proposal(self, proposal: dict[str, Any]) -> Path:
-        found = validate_proposal(proposal)
+    def _write(self, path: Path, data: dict[str, Any], validate, what: str) -> Path:
+        found = validate(data)
         if found:
-            raise QueueError("refusing to queue an invalid proposal: " + "; ".join(found))
-        path = self.proposal_path(proposal["id"])
-        atomic_write(path, _dump(proposal), 0o644)
+            raise QueueError(f"refusing to write an invalid {what}: " + "; ".join(found))
+        atomic_write(path, _dump(data), 0o644)
         return path
 
+    def write_proposal(self, proposal: dict[str, Any]) -> Path:
+        return self._write(self.proposal_path(proposal["id"]), proposal, validate_proposal, "proposal")
+
     def write_decision(self, decision: dict[str, Any]) -> Path:
-        found = validate_decision(decision)
-        if found:
-            raise QueueError("refusing to write an invalid decision: " + "; ".join(found))
-        path = self.decision_path(decision["id"])
-        atomic_write(path, _dump(decision), 0o644)
-        return path
+        return self._write(self.decision_path(decision["id"]), decision, validate_decision, "decision")
 
     def proposal(self, proposal_id: str) -> dict[str, Any] | None:
         data = self._read(self.proposal_path(proposal_id), validate_proposal)

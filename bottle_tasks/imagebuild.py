@@ -194,7 +194,9 @@ def _try_pull(ref: str) -> bool:
 
 
 def _mmdebstrap(recipe: dict[str, Any], dest: Path) -> None:
+    # Retries change how the packages are fetched, never which: not part of the recipe's digest.
     cmd = ["mmdebstrap", f"--variant={recipe.get('variant', 'minbase')}", "--mode=auto",
+           "--aptopt=Acquire::Retries \"5\"",
            *[f"--dpkgopt={o}" for o in recipe.get("dpkg_options", ())],
            recipe["suite"], "-", *recipe["sources"]]
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(recipe.get("source_date_epoch", 0))}

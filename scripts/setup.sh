@@ -17,8 +17,8 @@ if ((${#need_apt[@]})); then
     log "missing: ${need_apt[*]} - install them (as root: apt-get install ${need_apt[*]})"; exit 1
   fi
   log "installing ${need_apt[*]} from Debian"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  apt-get update -qq -o Acquire::Retries=5
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Acquire::Retries=5 --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 if ! docker info >/dev/null 2>&1; then
@@ -55,10 +55,23 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(sys.
   rm -rf .venv
   "$py" -m venv .venv
 fi
+# The package index drops a connection now and then: pip retries each request,
+# and a whole failed install is tried again (what already arrived stays cached).
 log "installing the project and its test dependencies into .venv"
-.venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
-.venv/bin/python -c 'import bottle_tasks, doit, docker, mitmproxy, mcp' \
-  || { log "the project's dependencies did not install"; exit 1; }
+for attempt in 1 2 3; do
+  pip_log=$(mktemp)
+  pip_rc=0
+  .venv/bin/pip install -q --disable-pip-version-check --retries 10 --timeout 60 -e '.[test]' \
+    >"$pip_log" 2>&1 || pip_rc=$?
+  grep -v '^WARNING: Location' "$pip_log" >&2 || true
+  rm -f "$pip_log"
+  if [ "$pip_rc" = 0 ] && .venv/bin/python -c 'import bottle_tasks, doit, docker, mitmproxy, mcp'; then
+    break
+  fi
+  [ "$attempt" = 3 ] && { log "the project's dependencies did not install (3 attempts; pip's output is above)"; exit 1; }
+  log "pip install failed (attempt $attempt of 3); retrying in $((attempt * 10))s"
+  sleep $((attempt * 10))
+done
 
 if ! docker compose version >/dev/null 2>&1; then
   plugins=/usr/local/lib/docker/cli-plugins

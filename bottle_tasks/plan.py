@@ -20,7 +20,7 @@ from .manifests import DLP_LOG_BY_DEFAULT, AgentManifest, ResolvedBottle
 __all__ = [
     "EnvVar", "Auth", "Route", "Remote", "GitPlan", "Capabilities", "Resources",
     "Skill", "PlanOptions", "Plan", "make_plan", "plan_from_json", "BACKENDS",
-    "PLACEHOLDER",
+    "PLACEHOLDER", "DEFAULT_GIT_TOKEN_USER",
 ]
 
 BACKENDS = ("docker", "smolmachines")
@@ -53,6 +53,9 @@ class Route:
     allow_cidrs: tuple[str, ...] = ()
 
 
+DEFAULT_GIT_TOKEN_USER = "x-access-token"
+
+
 @dataclass(frozen=True)
 class Remote:
     name: str
@@ -61,6 +64,9 @@ class Remote:
     known_host_key: str | None = None
     protected_branches: tuple[str, ...] = ()
     push_prefix: str | None = None
+    # An https upstream's token: the host env var holding it, sent by the gate as HTTP basic auth.
+    token_ref: str | None = None
+    token_user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,10 @@ class Plan:
 
     @property
     def token_refs(self) -> tuple[str, ...]:
-        return tuple(r.auth.token_ref for r in self.routes if r.auth)
+        """Every host env var holding a real credential: route tokens, then git upstream tokens."""
+        refs = [r.auth.token_ref for r in self.routes if r.auth]
+        refs += [r.token_ref for r in self.git.remotes if r.token_ref]
+        return tuple(dict.fromkeys(refs))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,11 +175,14 @@ def _route(raw: Mapping[str, Any], default_cidrs: tuple[str, ...] = ()) -> Route
 
 
 def _remote(raw: Mapping[str, Any]) -> Remote:
+    auth = raw.get("auth") or {}
     return Remote(
         name=raw["name"], upstream=raw["upstream"], identity_file=raw.get("identity_file"),
         known_host_key=raw.get("known_host_key"),
         protected_branches=tuple(raw.get("protected_branches") or ()),
         push_prefix=raw.get("push_prefix"),
+        token_ref=auth.get("token_ref"),
+        token_user=(auth.get("username") or DEFAULT_GIT_TOKEN_USER) if auth else None,
     )
 
 
@@ -216,6 +228,15 @@ def make_plan(
                 problems.append(f"git.remotes[{i}] ({remote.name}).known_host_key: an ssh upstream needs the "
                                 "upstream's host key (no trust on first use); add the line from "
                                 "`ssh-keyscan <host>` that you have verified")
+        if remote.token_ref:
+            where = f"git.remotes[{i}] ({remote.name}).auth"
+            if not remote.upstream.lower().startswith("https://"):
+                problems.append(f"{where}: a token is only sent to an https:// upstream (it would travel in "
+                                f"clear or to the wrong transport); '{remote.upstream}' is not one")
+            if remote.token_ref not in host_env_names:
+                problems.append(f"{where}.token_ref: host environment variable {remote.token_ref} is not set "
+                                f"(bottle '{bottle.name}', {bottle_file}); export it before starting, "
+                                "or remove the remote's auth")
     if problems:
         raise BottleError(f"cannot plan agent '{agent.name}' ({agent.path}):\n"
                           + "\n".join(f"  - {p}" for p in problems))

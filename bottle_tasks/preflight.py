@@ -22,7 +22,8 @@ def format_preflight(plan: Plan) -> str:
             detail.append(" ".join(r.path_allowlist))
         tag = f" [auth:{r.auth.scheme}]" if r.auth else ""
         routes.append(f"{r.host}{tag}" + (f"  {'  '.join(detail)}" if detail else ""))
-    remotes = [f"{r.name} -> {r.upstream}" for r in plan.git.remotes]
+    remotes = [f"{r.name} -> {r.upstream}" + (f" [auth:{r.token_ref}]" if r.token_ref else "")
+               for r in plan.git.remotes]
     if plan.workspace:
         remotes.append(f"workspace -> {plan.workspace}")
     lines = [

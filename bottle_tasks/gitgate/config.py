@@ -54,6 +54,9 @@ class GateRemote:
     push_prefix: str | None = None
     # Where accepted pushes go; None means the upstream itself.
     push_url: str | None = None
+    # An https upstream's credentials: the gate's env var holding the token, and the basic-auth user.
+    token_env: str | None = None
+    token_user: str | None = None
 
     @property
     def push_target(self) -> str:
@@ -70,6 +73,7 @@ class GateConfig:
     git_dir: str = GIT_DIR
     dlp_extra_secrets_env: tuple[str, ...] = ()
     log_file: str | None = None
+    ca_file: str | None = None
     version: int = 1
 
     def remote(self, name: str) -> GateRemote | None:
@@ -89,10 +93,12 @@ class GateConfig:
             "git_dir": self.git_dir,
             "dlp_extra_secrets_env": list(self.dlp_extra_secrets_env),
             "log_file": self.log_file,
+            "ca_file": self.ca_file,
             "remotes": [
                 {"name": r.name, "upstream": r.upstream, "identity_file": r.identity_file,
                  "known_hosts": r.known_hosts, "protected_branches": list(r.protected_branches),
-                 "push_prefix": r.push_prefix, "push_url": r.push_url}
+                 "push_prefix": r.push_prefix, "push_url": r.push_url,
+                 "token_env": r.token_env, "token_user": r.token_user}
                 for r in self.remotes
             ],
         }
@@ -194,8 +200,12 @@ def plan_remotes(plan: Plan) -> list[Remote]:
     return remotes
 
 
-def render_gate_config(plan: Plan) -> dict[str, Any]:
-    """The content of ``/etc/claude-bottle/git-gate.json`` for ``plan`` (validated by the schema)."""
+def render_gate_config(plan: Plan, ca_file: str | None = None) -> dict[str, Any]:
+    """The content of ``/etc/claude-bottle/git-gate.json`` for ``plan`` (validated by the schema).
+
+    ``ca_file`` is the path, inside the sidecars container, of the CA bundle
+    https upstreams are verified against (the operator's upstream CA), if any.
+    """
     remotes = []
     for remote in plan_remotes(plan):
         local = is_local(remote.upstream)
@@ -208,9 +218,11 @@ def render_gate_config(plan: Plan) -> dict[str, Any]:
             protected_branches=tuple(remote.protected_branches),
             push_prefix=_strip_glob(remote.push_prefix),
             push_url=posixpath.join(OUTBOX_DIR, f"{remote.name}.git") if local else None,
+            token_env=remote.token_ref, token_user=remote.token_user if remote.token_ref else None,
         ))
     config = GateConfig(remotes=tuple(remotes), git_dir=GIT_DIR,
-                        dlp_extra_secrets_env=tuple(sorted(set(plan.token_refs))), log_file=LOG_FILE)
+                        dlp_extra_secrets_env=tuple(sorted(set(plan.token_refs))), log_file=LOG_FILE,
+                        ca_file=ca_file)
     return config.to_dict()
 
 
@@ -219,9 +231,9 @@ def outbox_host_path(state: Path, name: str) -> Path:
     return Path(state) / "outbox" / f"{name}.git"
 
 
-def gate_files(plan: Plan) -> dict[str, str]:
+def gate_files(plan: Plan, ca_file: str | None = None) -> dict[str, str]:
     """Files to write under ``state/<slug>/rendered/``: relative path -> content."""
-    files = {"git-gate.json": json.dumps(render_gate_config(plan), indent=2, sort_keys=True) + "\n"}
+    files = {"git-gate.json": json.dumps(render_gate_config(plan, ca_file), indent=2, sort_keys=True) + "\n"}
     for remote in plan_remotes(plan):
         if remote.known_host_key and not is_local(remote.upstream):
             files[f"{RENDERED_SUBDIR}/{remote.name}.known_hosts"] = known_hosts_text(remote)
@@ -334,12 +346,13 @@ def parse_gate_config(data: Mapping[str, Any], source: str = "git-gate config") 
     remotes = tuple(
         GateRemote(name=r["name"], upstream=r["upstream"], identity_file=r.get("identity_file"),
                    known_hosts=r.get("known_hosts"), protected_branches=tuple(r.get("protected_branches") or ()),
-                   push_prefix=_strip_glob(r.get("push_prefix")), push_url=r.get("push_url"))
+                   push_prefix=_strip_glob(r.get("push_prefix")), push_url=r.get("push_url"),
+                   token_env=r.get("token_env"), token_user=r.get("token_user"))
         for r in data["remotes"]
     )
     return GateConfig(remotes=remotes, git_dir=data["git_dir"],
                       dlp_extra_secrets_env=tuple(data.get("dlp_extra_secrets_env") or ()),
-                      log_file=data.get("log_file"), version=data["version"])
+                      log_file=data.get("log_file"), ca_file=data.get("ca_file"), version=data["version"])
 
 
 def load_gate_config(path: str | Path) -> GateConfig:

@@ -6,6 +6,7 @@ key and only trusts the pinned host key (``StrictHostKeyChecking=yes``).
 """
 from __future__ import annotations
 
+import base64
 import fcntl
 import os
 import posixpath
@@ -48,9 +49,10 @@ def gate_gitconfig(config: GateConfig) -> str:
                 path = path.removeprefix("file://").rstrip("/")
                 # upload-pack checks the git dir itself: for a work tree that is <path>/.git.
                 lines += [f"\tdirectory = {path}", f"\tdirectory = {path}/.git"]
-    lines += ["[http]", "\tlowSpeedLimit = 1000", "\tlowSpeedTime = 60",
-              "[init]", "\tdefaultBranch = main",
-              "[gc]", "\tautoDetach = false"]
+    lines += ["[http]", "\tlowSpeedLimit = 1000", "\tlowSpeedTime = 60"]
+    if config.ca_file:
+        lines.append(f"\tsslCAInfo = {config.ca_file}")
+    lines += ["[init]", "\tdefaultBranch = main", "[gc]", "\tautoDetach = false"]
     return "\n".join(lines) + "\n"
 
 
@@ -65,14 +67,39 @@ def ssh_command(remote: GateRemote) -> str:
     return shlex.join(parts)
 
 
+def _auth_header(remote: GateRemote, env: Mapping[str, str]) -> str:
+    token = env.get(remote.token_env or "")
+    if not token:
+        raise GateError(f"the gate has no token for '{remote.name}': {remote.token_env} is not set in the "
+                        "sidecars' environment (it must be exported when the bottle starts)")
+    user = remote.token_user or "x-access-token"
+    return "Authorization: Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
+
+
 def gate_env(config: GateConfig, remote: GateRemote | None = None,
              base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a git command the gate runs, for ``remote``'s upstream when given.
+
+    An https upstream's token travels as an ``http.<upstream>.extraHeader``
+    set through ``GIT_CONFIG_*`` variables: never in argv (readable by every
+    process in the bundle) nor in a file, and only ever sent to that upstream.
+    """
     env = dict(os.environ if base is None else base)
     env["GIT_CONFIG_GLOBAL"] = gitconfig_path(config)
     env["GIT_TERMINAL_PROMPT"] = "0"
     env.pop("SSH_AUTH_SOCK", None)
+    # TLS to upstreams is always verified, against the operator's CA when one is given.
+    env.pop("GIT_SSL_NO_VERIFY", None)
+    if config.ca_file:
+        env["GIT_SSL_CAINFO"] = config.ca_file
+    for key in [k for k in env if k.startswith("GIT_CONFIG_KEY_") or k.startswith("GIT_CONFIG_VALUE_")]:
+        del env[key]
+    env.pop("GIT_CONFIG_COUNT", None)
     if remote is not None:
         env["GIT_SSH_COMMAND"] = ssh_command(remote)
+        if remote.token_env:
+            env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"http.{remote.upstream}.extraHeader",
+                        "GIT_CONFIG_VALUE_0": _auth_header(remote, env)})
     return env
 
 
@@ -94,6 +121,10 @@ _BOILERPLATE = ("fatal: Could not read from remote repository", "Please make sur
 
 def _first_error(stderr: str) -> str:
     """The line of git's stderr that says what went wrong, not git's generic advice after it."""
+    if "terminal prompts disabled" in stderr:
+        # git's way of saying HTTP 401: it wanted to ask for a user name and could not.
+        return ("the upstream refused the gate's credentials (HTTP 401): its token is wrong or expired, "
+                "or the remote has no auth in the bottle")
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     specific = [ln for ln in lines if not ln.startswith(_BOILERPLATE)]
     for line in specific:

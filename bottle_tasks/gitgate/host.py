@@ -38,7 +38,7 @@ def ensure_outbox(path: Path) -> Path:
     return path
 
 
-def prepare(plan: Plan, state: Path | None = None) -> list[Path]:
+def prepare(plan: Plan, state: Path | None = None, ca_file: str | None = None) -> list[Path]:
     """Write the gate's rendered files under ``state/rendered/`` and create outboxes; return what was written.
 
     Files are rewritten in place (same inode) because they are single-file bind mounts.
@@ -48,7 +48,7 @@ def prepare(plan: Plan, state: Path | None = None) -> list[Path]:
         state = state_dir(plan.slug)
     state = Path(state)
     written = []
-    for rel, content in gate_files(plan).items():
+    for rel, content in gate_files(plan, ca_file).items():
         target = state / "rendered" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         write_in_place(target, content, 0o644)

@@ -39,13 +39,15 @@ def _git_gate(plan, inst: Instance) -> tuple[str, tuple, dict[str, str]]:
     """(daemon command, extra mounts, rendered files) of the git gate; local remotes get an outbox."""
     from ..gitgate import config, daemon
     from ..gitgate.host import ensure_outbox
+    from ..render import UPSTREAM_CA_IN_SIDECAR
     from ..sidecar import GIT_GATE_CONF
 
     for remote in config.plan_remotes(plan):
         if config.is_local(remote.upstream):
             ensure_outbox(config.outbox_host_path(inst.dir, remote.name))
     mounts = tuple((m.source, m.target, m.read_only) for m in config.gate_mounts(plan, inst.dir))
-    return " ".join(daemon.command(GIT_GATE_CONF)), mounts, config.gate_files(plan)
+    ca_file = UPSTREAM_CA_IN_SIDECAR if upstream_ca() else None
+    return " ".join(daemon.command(GIT_GATE_CONF)), mounts, config.gate_files(plan, ca_file)
 
 
 def _supervise_command() -> str:

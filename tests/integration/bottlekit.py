@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import textwrap
+import time
 from pathlib import Path
 
 import yaml
@@ -23,6 +24,8 @@ FAKES = Path(__file__).parent / "fakes"
 CANARY = "canary.bottle.test"
 # A host whose route allows only loopback: the fake behind it is on a private docker address.
 PRIVATE = "internal.bottle.test"
+# An https git forge (git http-backend behind TLS and basic auth) the gate reaches with the bottle's token.
+FORGE = "forge.bottle.test"
 DOCKER_SUBNETS = ["172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]
 
 
@@ -53,18 +56,21 @@ def write_bottle(home: Path, extra_routes: list[dict] | None = None, git: dict |
 
 
 class Bottle:
-    def __init__(self, root: Path, docker, run_id: str, prefix: str, workspace: Path | None = None):
+    def __init__(self, root: Path, docker, run_id: str, prefix: str, workspace: Path | None = None,
+                 env: dict[str, str] | None = None):
         self.root, self.docker, self.run_id = root, docker, run_id
         self.agent = f"{prefix}-{run_id[:6]}"
         self.home, self.cache = root / "home", root / "cache"
         self.token = "sk-ant-oat01-" + secrets.token_hex(16)
-        self.tls = make_upstream_tls(root / "tls", ["api.anthropic.com", CANARY, PRIVATE])
+        self.tls = make_upstream_tls(root / "tls", ["api.anthropic.com", CANARY, PRIVATE, FORGE])
         self.env = {"CLAUDE_BOTTLE_HOME": str(self.home), "CLAUDE_BOTTLE_CACHE": str(self.cache),
-                    "CLAUDE_CODE_OAUTH_TOKEN": self.token, "CLAUDE_BOTTLE_UPSTREAM_CA": str(self.tls)}
+                    "CLAUDE_CODE_OAUTH_TOKEN": self.token, "CLAUDE_BOTTLE_UPSTREAM_CA": str(self.tls),
+                    **(env or {})}
         if workspace is not None:
             self.env["CLAUDE_BOTTLE_CWD"] = str(workspace)
         self.out = root / "fake-out"
         self.fake = None
+        self.extra_containers: list = []
 
     @property
     def egress_network(self) -> str:
@@ -98,6 +104,37 @@ class Bottle:
         self.fake.reload()
         assert r.exit_code == 0, self.fake.logs().decode(errors="replace")
 
+    def start_forge(self, repos: Path, user: str, token_env: str) -> None:
+        """Serve the bare repositories under ``repos`` as https://forge.bottle.test/<name>.git, wanting the token."""
+        image = json.loads((self.cache / "images/sidecars.json").read_text())["tag"]
+        forge = self.docker.containers.run(
+            image, ["/opt/bottle/venv/bin/python", "/opt/fakes/git_https_upstream.py", "--root", "/srv/git",
+                    "--bind", "0.0.0.0", "--port", "443", "--cert", "/fake/in/cert.pem", "--key", "/fake/in/key.pem",
+                    "--user", user, "--token-env", token_env],
+            detach=True, entrypoint=[], user="root", name=f"claude-bottle-test-{self.run_id}-{self.agent}-forge",
+            labels={**labels.managed_labels(slug=self.agent, role="test-upstream"),
+                    "dev.claude-bottle.test": self.run_id},
+            environment={token_env: self.env[token_env]},
+            volumes={str(FAKES): {"bind": "/opt/fakes", "mode": "ro"},
+                     str(self.tls.parent): {"bind": "/fake/in", "mode": "ro"},
+                     str(repos): {"bind": "/srv/git", "mode": "rw"}},
+            network=self.egress_network)
+        self.extra_containers.append(forge)
+        net = self.docker.networks.get(self.egress_network)
+        net.disconnect(forge)
+        net.connect(forge, aliases=[FORGE])
+        for _ in range(100):
+            if b'"listening"' in forge.logs():
+                return
+            forge.reload()
+            assert forge.status == "running", forge.logs().decode(errors="replace")
+            time.sleep(0.1)
+        raise AssertionError("the forge did not listen:\n" + forge.logs().decode(errors="replace"))
+
+    def forge_requests(self) -> list[dict]:
+        forge = self.extra_containers[0]
+        return [json.loads(line) for line in forge.logs().decode().splitlines() if '"method"' in line]
+
     def fake_ip(self) -> str:
         self.fake.reload()
         return self.fake.attrs["NetworkSettings"]["Networks"][self.egress_network]["IPAddress"]
@@ -116,9 +153,10 @@ class Bottle:
 
 @contextlib.contextmanager
 def running_bottle(root: Path, docker, run_id: str, prefix: str, workspace: Path | None = None,
-                   extra_routes: list[dict] | None = None, git: dict | None = None):
+                   extra_routes: list[dict] | None = None, git: dict | None = None,
+                   env: dict[str, str] | None = None):
     """Bring a bottle up to provisioned, with the fake upstream attached; tear everything down after."""
-    b = Bottle(root, docker, run_id, prefix, workspace)
+    b = Bottle(root, docker, run_id, prefix, workspace, env)
     write(b.home / f"agents/{b.agent}.md", """
         ---
         description: integration test agent
@@ -139,8 +177,9 @@ def running_bottle(root: Path, docker, run_id: str, prefix: str, workspace: Path
         yield b
     finally:
         # The fake first: compose down cannot remove a network another container still uses.
-        if b.fake is not None:
-            b.fake.remove(force=True)
+        for fake in [b.fake, *b.extra_containers]:
+            if fake is not None:
+                fake.remove(force=True)
         b.doit(f"stop:{b.agent}")
         flt = {"label": f"{labels.SLUG}={b.agent}"}
         for c in docker.containers.list(all=True, filters=flt):

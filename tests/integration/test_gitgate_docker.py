@@ -67,14 +67,6 @@ def _entrypoint(mode: str) -> list[str]:
     return [f"{VENV}/bin/python", "-c", BOOT_THEN_DROP, DAEMON_USER, *gate]
 
 
-# The sidecars boot hands /home/bottle/keys to bottle (0700) before the
-# per-remote directories inside it, so root, lacking CAP_DAC_READ_SEARCH, can
-# no longer reach them and boot stops with EACCES whenever a remote has a key.
-# Strict: once boot owns children before parents this XPASSes and the mark goes.
-BOOT_KEYS_BUG = pytest.mark.xfail(strict=True, raises=AssertionError,
-                                  reason="sidecar boot chowns the keys dir before its children (EACCES)")
-
-
 @pytest.fixture(scope="module", params=["root", "boot"])
 def stack(request, docker_client, image_session, test_run_id, tmp_path_factory):
     mode = request.param

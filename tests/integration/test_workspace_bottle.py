@@ -6,12 +6,14 @@ operator fetches from.
 """
 from __future__ import annotations
 
+import secrets
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.integration.bottlekit import running_bottle
+from tests.integration.bottlekit import FORGE, running_bottle
+from tests.unit.gitgate.conftest import bare_upstream
 
 
 def git(cwd, *args: str) -> str:
@@ -47,15 +49,29 @@ def _deploy_key(directory) -> tuple[str, str]:
     return str(path), public.decode()
 
 
+FORGE_URL = f"https://{FORGE}/team/project.git"
+FORGE_TOKEN_ENV = "BOTTLE_FORGE_TOKEN"
+FORGE_USER = "bottle-bot"
+
+
 @pytest.fixture(scope="module")
 def bottle(tmp_path_factory, docker_client, test_run_id, repo):
     root = tmp_path_factory.mktemp("ws")
     key_file, public = _deploy_key(root)
     host_key = _deploy_key(tmp_path_factory.mktemp("hostkey"))[1]
     git = {"remotes": [{"name": "upstream", "upstream": "ssh://git@git.bottle.test/team/repo.git",
-                        "identity_file": key_file, "known_host_key": f"git.bottle.test {host_key}"}]}
-    with running_bottle(root, docker_client, test_run_id, "ws", workspace=repo, git=git) as b:
+                        "identity_file": key_file, "known_host_key": f"git.bottle.test {host_key}"},
+                       {"name": "forge", "upstream": FORGE_URL,
+                        "auth": {"token_ref": FORGE_TOKEN_ENV, "username": FORGE_USER}}]}
+    forge_repos = root / "forge"
+    (forge_repos / "team").mkdir(parents=True)
+    bare_upstream(forge_repos / "team" / "project.git", {"README.md": "from the forge\n"})
+    token = "ghp_" + secrets.token_hex(18)
+    with running_bottle(root, docker_client, test_run_id, "ws", workspace=repo, git=git,
+                        env={FORGE_TOKEN_ENV: token}) as b:
         b.key_text = Path(key_file).read_text()
+        b.forge_token, b.forge_repo = token, forge_repos / "team" / "project.git"
+        b.start_forge(forge_repos, FORGE_USER, FORGE_TOKEN_ENV)
         yield b
 
 
@@ -118,3 +134,36 @@ def test_the_upstream_key_is_not_readable_from_the_agent(bottle):
     code, out = in_clone(bottle, "git ls-remote git://git-gate/../../home/bottle/keys/upstream; "
                                  "git ls-remote git://git-gate/keys")
     assert line not in out and "BEGIN OPENSSH" not in out
+
+
+def test_https_forge_clone_and_push_go_through_the_gate_with_a_token_the_agent_never_holds(bottle):
+    code, out = bottle.exec(f"cd /workspace && git clone -q {FORGE_URL} forge-clone && cd forge-clone "
+                            "&& cat README.md && git checkout -qb agent/forge && echo done > forge.txt "
+                            "&& git add forge.txt && git commit -qm 'forge work' && git push origin agent/forge 2>&1")
+    assert code == 0, out
+    assert "from the forge" in out and "git-gate: pushed agent/forge" in out
+    log = git(bottle.forge_repo, "log", "--format=%s", "refs/heads/agent/forge")
+    assert log.splitlines()[0] == "forge work"
+    requests = bottle.forge_requests()
+    assert any(r["path"].endswith("/git-receive-pack") for r in requests)
+    assert requests and all(r["authorised"] for r in requests)
+    # The token is in the sidecars' environment only: not in the agent's, nor anywhere it can read.
+    code, out = bottle.exec(f"env; grep -rslF {bottle.forge_token!r} / --exclude-dir=proc --exclude-dir=sys")
+    assert bottle.forge_token not in out and FORGE_TOKEN_ENV not in out, out
+
+
+def test_the_agent_cannot_reach_the_forge_around_the_gate(bottle):
+    before = len(bottle.forge_requests())
+    # A URL the gitconfig's insteadOf does not match goes to the egress proxy, which has no route for the forge.
+    code, out = bottle.exec(f"git ls-remote {FORGE_URL.replace('https://', 'https://x@')} 2>&1;"
+                            f" curl -sS -o /dev/null -w '%{{http_code}}' https://{FORGE}/team/project.git/info/refs")
+    assert "403" in out, out
+    assert len(bottle.forge_requests()) == before
+
+
+def test_supervise_cannot_read_the_forge_token_from_the_gate(bottle):
+    # supervise parses the agent's MCP requests: if it were subverted, it must not find the token either.
+    code, out = bottle.exec(f"grep -slF {bottle.forge_token!r} /proc/[0-9]*/cmdline /proc/[0-9]*/environ; "
+                            "grep -c . /proc/1/environ", user="supervise", role="sidecars")
+    assert bottle.forge_token not in out
+    assert "Permission denied" in out, out

@@ -128,14 +128,14 @@ def local_gate(tmp_path):
     """Factory: ``local_gate(remotes, env={})`` starts a gate serving ``remotes`` (config dicts)."""
     gates = []
 
-    def start(remotes: list[dict], env: dict | None = None, extra_env_names=()) -> LocalGate:
+    def start(remotes: list[dict], env: dict | None = None, extra_env_names=(), **settings) -> LocalGate:
         root = tmp_path / f"gate{len(gates)}"
         root.mkdir()
         gate = LocalGate(root=root, port=free_port(), config_path=root / "git-gate.json",
                          log_file=root / "git-gate.jsonl", env=env or {})
         gates.append(gate)
         return gate.start({"version": 1, "git_dir": str(root / "git"), "log_file": str(gate.log_file),
-                           "dlp_extra_secrets_env": list(extra_env_names), "remotes": remotes})
+                           "dlp_extra_secrets_env": list(extra_env_names), "remotes": remotes, **settings})
 
     yield start
     for gate in gates:

@@ -30,7 +30,8 @@ def test_ssh_remote_config_points_at_mounted_key_and_known_hosts():
     assert remote == {"name": "origin", "upstream": SSH.upstream,
                       "identity_file": "/run/claude-bottle/keys/origin/id",
                       "known_hosts": "/run/claude-bottle/keys/origin/known_hosts",
-                      "protected_branches": ["release/*"], "push_prefix": "agent/", "push_url": None}
+                      "protected_branches": ["release/*"], "push_prefix": "agent/", "push_url": None,
+                      "token_env": None, "token_user": None}
     parsed = parse_gate_config(cfg)
     assert parsed.remote("origin").push_target == SSH.upstream
 
@@ -156,3 +157,58 @@ def test_ssh_remote_without_known_host_key_is_a_plan_error(bottle_home, upstream
         plan_from_manifests(agent, resolve_bottle("gated", search), {}, frozenset(), PlanOptions())
     assert "git.remotes[0] (origin).known_host_key" in str(err.value)
     assert "no trust on first use" in str(err.value)
+
+
+def _plan_with_remote(bottle_home, remote_yaml: str, env_names=frozenset()):
+    from bottle_tasks.manifests import default_search_paths, load_agent, resolve_bottle
+    from bottle_tasks.plan import PlanOptions
+    from bottle_tasks.plan import make_plan as plan_from_manifests
+    (bottle_home / "bottles").mkdir(exist_ok=True)
+    (bottle_home / "agents").mkdir(exist_ok=True)
+    (bottle_home / "bottles" / "gated.md").write_text(
+        "---\ndescription: gated\ngit:\n  remotes:\n" + remote_yaml + "---\n")
+    (bottle_home / "agents" / "coder.md").write_text("---\ndescription: c\nbottle: gated\n---\nYou code.\n")
+    search = default_search_paths(None)
+    return plan_from_manifests(load_agent("coder", search), resolve_bottle("gated", search), {},
+                               frozenset(env_names), PlanOptions())
+
+
+HTTPS_REMOTE = ("    - name: origin\n      upstream: https://git.example/org/repo.git\n"
+                "      auth: {token_ref: GIT_TOKEN}\n")
+
+
+def test_https_remote_token_is_planned_by_name_and_rendered_for_the_gate(bottle_home):
+    from bottle_tasks.preflight import format_preflight
+    plan = _plan_with_remote(bottle_home, HTTPS_REMOTE, {"GIT_TOKEN"})
+    [remote] = plan.git.remotes
+    assert (remote.token_ref, remote.token_user) == ("GIT_TOKEN", "x-access-token")
+    assert "GIT_TOKEN" in plan.token_refs
+    assert "origin -> https://git.example/org/repo.git [auth:GIT_TOKEN]" in format_preflight(plan)
+    cfg = render_gate_config(plan, ca_file="/run/claude-bottle/upstream-ca.pem")
+    assert cfg["ca_file"] == "/run/claude-bottle/upstream-ca.pem"
+    assert cfg["remotes"][0]["token_env"] == "GIT_TOKEN"
+    assert cfg["remotes"][0]["token_user"] == "x-access-token"
+    assert "GIT_TOKEN" in cfg["dlp_extra_secrets_env"]
+    assert parse_gate_config(cfg).remotes[0].token_env == "GIT_TOKEN"
+
+
+def test_https_remote_token_must_be_exported_at_plan_time(bottle_home):
+    with pytest.raises(BottleError) as err:
+        _plan_with_remote(bottle_home, HTTPS_REMOTE)
+    assert "git.remotes[0] (origin).auth.token_ref: host environment variable GIT_TOKEN is not set" in str(err.value)
+
+
+@pytest.mark.parametrize("upstream", ["http://git.example/org/repo.git", "ssh://git@git.example/r.git"])
+def test_a_token_is_never_planned_for_a_cleartext_or_ssh_upstream(bottle_home, upstream):
+    remote = (f"    - name: origin\n      upstream: {upstream}\n      known_host_key: {HOST_KEY}\n"
+              "      auth: {token_ref: GIT_TOKEN}\n")
+    with pytest.raises(BottleError) as err:
+        _plan_with_remote(bottle_home, remote, {"GIT_TOKEN"})
+    assert "(origin).auth: a token is only sent to an https:// upstream" in str(err.value)
+
+
+def test_remote_auth_typo_gets_a_did_you_mean(bottle_home):
+    remote = HTTPS_REMOTE.replace("token_ref", "tokenref")
+    with pytest.raises(BottleError) as err:
+        _plan_with_remote(bottle_home, remote, {"GIT_TOKEN"})
+    assert "token_ref" in str(err.value) and "did you mean" in str(err.value)

@@ -1,6 +1,7 @@
 """Filesystem writes that never leave a half-written file behind."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
@@ -19,22 +20,25 @@ _REQUIRED = object()
 def atomic_stream(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
     """A binary file that becomes ``path`` only if the block completes (temp, fsync, rename).
 
-    Readers see the old content or the new, never a prefix; an interrupted
-    write leaves only a hidden temp file that the next write replaces.
+    Readers see the old content or the new, never a prefix; a write that is
+    interrupted removes its temp file, and one that is killed leaves only a
+    hidden, unlocked temp file that ``doit cleanup`` removes.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    # Held until the rename: cleanup takes a temp file nobody holds for a killed write's leftover.
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    with os.fdopen(fd, "wb") as fh:
+        try:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            os.fchmod(fh.fileno(), mode)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

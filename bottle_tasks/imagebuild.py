@@ -68,6 +68,12 @@ def read_stamp(stamp: Path) -> dict[str, Any] | None:
 
 
 def _write_stamp(stamp: Path, tag: str, image_id: str, digest: str) -> None:
+    from .cachegc import record_image
+
+    previous = read_stamp(stamp)
+    if previous and isinstance(previous.get("tag"), str) and previous.get("id"):
+        record_image(previous["tag"], previous["id"])  # a cache from before the history existed
+    record_image(tag, image_id)
     record = {"tag": tag, "id": image_id, "digest": digest}
     write_if_changed(stamp, json.dumps(record, indent=2, sort_keys=True) + "\n")
 

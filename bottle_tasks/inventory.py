@@ -14,7 +14,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import labels, paths
+import docker.errors
+
+from . import cachegc, labels, paths
+from .cachegc import StaleImage
 from .dockerhost import client
 from .locks import slug_busy
 
@@ -46,10 +49,13 @@ class CleanupPlan:
     volumes: list = field(default_factory=list)
     state_dirs: list[Path] = field(default_factory=list)
     machines: list = field(default_factory=list)
+    images: list[StaleImage] = field(default_factory=list)
+    store_files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not (self.containers or self.networks or self.volumes or self.state_dirs or self.machines)
+        return not (self.containers or self.networks or self.volumes or self.state_dirs or self.machines
+                    or self.images or self.store_files)
 
     def describe(self) -> str:
         lines = [f"machine    {m.name} ({m.state}, smolvm)" for m in self.machines]
@@ -57,7 +63,18 @@ class CleanupPlan:
         lines += [f"network    {n.name}" for n in self.networks]
         lines += [f"volume     {v.name}" for v in self.volumes]
         lines += [f"state dir  {d}" for d in self.state_dirs]
+        lines += [f"image      {i.tag} (superseded)" for i in self.images]
+        lines += [f"store      {f.name} ({_mib(f)} MiB, "
+                  f"{'left by a killed write' if f.name.startswith('.') else 'superseded'})"
+                  for f in self.store_files]
         return "\n".join(lines)
+
+
+def _mib(path: Path) -> int:
+    try:
+        return path.stat().st_size >> 20
+    except OSError:
+        return 0
 
 
 def _started(container) -> dt.datetime | None:
@@ -102,9 +119,19 @@ def bottles(machines: list | None = None) -> list[BottleState]:
     return sorted(by_slug.values(), key=lambda b: b.slug)
 
 
-def cleanup_plan() -> CleanupPlan:
-    """Everything orphaned in this home; a running bottle and anything it uses is never included."""
+def cleanup_plan(images: bool = False) -> CleanupPlan:
+    """Everything orphaned in this home; a running bottle and anything it uses is never included.
+
+    Superseded store files of this cache are always included; superseded images
+    only with ``images`` (a rebuild costs minutes), else they are counted in a note.
+    """
     plan = CleanupPlan()
+    plan.store_files = cachegc.stale_store_files()
+    stale = cachegc.stale_images()
+    if images:
+        plan.images = stale
+    elif stale:
+        plan.notes.append(f"{len(stale)} superseded image(s) kept: `doit cleanup --images` removes them too")
     live: set[str] = set()
     machines = _machines()
     docker = client()
@@ -166,3 +193,15 @@ def remove(plan: CleanupPlan) -> None:
     for d in plan.state_dirs:
         shutil.rmtree(d, ignore_errors=True)
         print(f"removed state dir {d}")
+    for image in plan.images:
+        try:
+            client().images.remove(image.tag)
+        except docker.errors.ImageNotFound:
+            continue
+        except docker.errors.APIError as exc:  # a container or a child image appeared meanwhile
+            print(f"kept image {image.tag}: {exc.explanation or exc}")
+            continue
+        print(f"removed image {image.tag}")
+    for f in plan.store_files:
+        f.unlink(missing_ok=True)
+        print(f"removed store file {f.name}")

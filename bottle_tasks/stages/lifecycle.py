@@ -3,7 +3,8 @@
     active   : running bottles of both backends (backend, slug, agent, uptime, services)
     cleanup  : one plan of everything orphaned — stopped projects, stray
                labelled containers/networks/volumes, state dirs with no live
-               project and no .preserve marker, stopped smolvm machines —
+               project and no .preserve marker, stopped smolvm machines, store
+               files no stamp needs (and, with --images, superseded images) —
                one y/N, then remove; a slug live on either backend is never touched
 """
 from __future__ import annotations
@@ -28,8 +29,8 @@ def show_active(all: bool = False) -> None:  # noqa: A002 - doit option name
         print(f"{b.backend:<13} {b.slug:<20} {b.slug:<16} {b.state:<8} {b.uptime():<8} {services}")
 
 
-def run_cleanup(yes: bool = False) -> None:
-    doomed = inventory.cleanup_plan()
+def run_cleanup(yes: bool = False, images: bool = False) -> None:
+    doomed = inventory.cleanup_plan(images=images)
     for note in doomed.notes:
         print(note)
     if doomed.is_empty():
@@ -53,11 +54,13 @@ def task_active():
 
 
 def task_cleanup():
-    """remove orphaned bottles, containers, networks, volumes and state dirs (asks y/N; --yes)"""
+    """remove orphaned bottles, containers, networks, volumes, state dirs, stale store files (y/N; --yes, --images)"""
     return {
         "actions": [action(run_cleanup)],
         "params": [{"name": "yes", "short": "y", "long": "yes", "type": bool, "default": False,
-                    "help": "do not ask for confirmation"}],
+                    "help": "do not ask for confirmation"},
+                   {"name": "images", "long": "images", "type": bool, "default": False,
+                    "help": "also remove images this cache built that no stamp or container uses"}],
         "uptodate": [False],
         "verbosity": 2,
     }

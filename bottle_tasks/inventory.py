@@ -14,8 +14,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import docker.errors
-
 from . import cachegc, labels, paths
 from .cachegc import StaleImage
 from .dockerhost import client
@@ -177,6 +175,8 @@ def cleanup_plan(images: bool = False) -> CleanupPlan:
 
 
 def remove(plan: CleanupPlan) -> None:
+    import docker.errors
+
     from .backends import smolvm
     for m in plan.machines:
         smolvm.run(smolvm.machine_delete_argv(m.name), f"delete the machine {m.name}")

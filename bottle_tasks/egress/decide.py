@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable, Mapping
 from urllib.parse import parse_qsl
 
@@ -252,6 +253,7 @@ def _embedded_v4(ip: IpAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def forbidden_range(ip: IpAddress) -> str | None:
     """Label of the non-public range ``ip`` falls in (metadata, loopback, private ...), or None if public."""
     embedded = _embedded_v4(ip)

@@ -100,9 +100,15 @@ _PREFILTERS = {"TelegramBotTokenDetector": _digits_then_colon}
 
 
 @lru_cache(maxsize=1)
-def _guarded_patterns() -> tuple[tuple[RegexBasedDetector, tuple[tuple[re.Pattern[str], str | None], ...]], ...]:
+def _guarded_patterns() -> tuple[tuple[RegexBasedDetector, tuple[tuple[re.Pattern[str], str | None, bool], ...]], ...]:
+    """Per detector: (regex, required literal or None, whether the literal is sought in lowercased text).
+
+    The IGNORECASE test is made here once: ``int & RegexFlag`` goes through
+    enum's slow path, which per pattern per scan was most of the scan's time.
+    """
     return tuple(
-        (detector, tuple((regex, _required_literal(regex)) for regex in detector.denylist))
+        (detector, tuple((regex, _required_literal(regex), bool(int(regex.flags) & int(re.IGNORECASE)))
+                         for regex in detector.denylist))
         for detector in _detectors()
     )
 
@@ -162,7 +168,7 @@ def _occurrences(text: str, needle: str) -> Iterable[int]:
 
 
 def _detector_values(
-    detector: RegexBasedDetector, patterns: Sequence[tuple[re.Pattern[str], str | None]], text: str,
+    detector: RegexBasedDetector, patterns: Sequence[tuple[re.Pattern[str], str | None, bool]], text: str,
     lowered: str,
 ) -> Iterable[str]:
     # Detectors' own analyze_string returns only the first capture group,
@@ -171,8 +177,8 @@ def _detector_values(
     prefilter = _PREFILTERS.get(type(detector).__name__)
     if prefilter is not None and not prefilter(text, lowered):
         return
-    for regex, literal in patterns:
-        if literal is not None and literal not in (lowered if regex.flags & re.IGNORECASE else text):
+    for regex, literal, in_lowered in patterns:
+        if literal is not None and literal not in (lowered if in_lowered else text):
             continue
         for match in regex.finditer(text):
             groups = [g for g in match.groups() if g]

@@ -255,6 +255,7 @@ def smolvm_on_path() -> bool:
 
 
 def claude_argv(slug: str, claude_args: list[str], tty: bool) -> list[str]:
+    from ..gitgate.config import session_dir
     from ..render import AGENT_PROMPT_PATH
 
     plan = Instance(slug).plan()
@@ -263,7 +264,7 @@ def claude_argv(slug: str, claude_args: list[str], tty: bool) -> list[str]:
         argv += ["--model", plan.model]
     argv += list(plan.claude_args) + claude_args
     return smolvm.machine_exec_argv(machine_name(slug), argv, user="node", interactive=True, tty=tty,
-                                    workdir="/workspace")
+                                    workdir=session_dir(plan))
 
 
 def pack_for(slug: str) -> Path:

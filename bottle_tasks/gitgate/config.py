@@ -26,7 +26,7 @@ __all__ = [
     "GateRemote", "GateConfig", "Mount", "WORKSPACE_REMOTE", "WORKSPACE_MOUNT_DIR", "OUTBOX_DIR",
     "SCHEMA_NAME", "upstream_kind", "is_local", "ssh_host_port", "known_hosts_text",
     "render_gate_config", "gate_files", "gate_mounts", "agent_gitconfig", "clone_commands",
-    "workspace_dir", "gate_url", "plan_remotes", "parse_gate_config", "load_gate_config", "outbox_host_path",
+    "workspace_dir", "session_dir", "gate_url", "plan_remotes", "parse_gate_config", "load_gate_config", "outbox_host_path",
 ]
 
 SCHEMA_NAME = "git-gate.schema.json"
@@ -306,6 +306,11 @@ def workspace_dir(plan: Plan) -> str | None:
     base = PurePosixPath(_local_path(plan.workspace).rstrip("/")).name
     base = re.sub(r"[^A-Za-z0-9._-]", "-", base).lstrip(".-") or WORKSPACE_REMOTE
     return f"{AGENT_WORKSPACE_ROOT}/{base}"
+
+
+def session_dir(plan: Plan) -> str:
+    """Where Claude Code runs in the agent: the workspace clone when there is one, else ``/workspace``."""
+    return workspace_dir(plan) or AGENT_WORKSPACE_ROOT
 
 
 def clone_commands(plan: Plan, gate_host: str = "git-gate") -> list[list[str]]:

@@ -2,7 +2,9 @@
 
     plan:A ─> build ─> ca:A ─> render:A ─> up:A ─> provision:A ─> start:A (attach)
 
-``doit start:researcher --yes`` skips the y/N question; ``cwd=PATH`` and
+``doit start:researcher --yes`` skips the y/N question, ``--resume`` continues
+the bottle's most recent conversation (``claude --continue``); Claude Code runs in the workspace
+clone when there is one (``cwd=PATH``), else in ``/workspace``. ``cwd=PATH`` and
 ``backend=NAME`` (doit variables) are plan options. Without a terminal,
 start stops after provisioning and prints how to attach.
 """
@@ -26,12 +28,16 @@ DOC = "start an agent in its bottle and attach to Claude Code (--yes: no questio
 PARAMS = [
     {"name": "yes", "short": "y", "long": "yes", "type": bool, "default": False,
      "help": "start without asking to confirm the preflight"},
+    {"name": "resume", "long": "resume", "type": bool, "default": False,
+     "help": "continue the most recent Claude Code conversation of this bottle (claude --continue)"},
 ]
 
 
 def claude_argv(inst: Instance, container: str, claude_args: list[str], tty: bool) -> list[str]:
+    from ..gitgate.config import session_dir
+
     plan = inst.plan()
-    argv = ["docker", "exec", "-i"] + (["-t"] if tty else []) + ["-u", "node", "-w", "/workspace", container,
+    argv = ["docker", "exec", "-i"] + (["-t"] if tty else []) + ["-u", "node", "-w", session_dir(plan), container,
                                                                  "claude", "--append-system-prompt-file",
                                                                  AGENT_PROMPT_PATH]
     if plan.model:
@@ -48,8 +54,8 @@ def session_argv(slug: str, claude_args: list[str], tty: bool) -> list[str]:
     return claude_argv(inst, inst.running("agent").name, claude_args, tty=tty)
 
 
-def attach(slug: str) -> None:
-    argv = session_argv(slug, [], tty=True)
+def attach(slug: str, resume: bool = False) -> None:
+    argv = session_argv(slug, ["--continue"] if resume else [], tty=True)
     # Attached sessions last hours: stop, approve and friends must not queue behind them.
     release_slug_lock(slug)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):

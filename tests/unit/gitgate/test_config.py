@@ -212,3 +212,22 @@ def test_remote_auth_typo_gets_a_did_you_mean(bottle_home):
     with pytest.raises(BottleError) as err:
         _plan_with_remote(bottle_home, remote, {"GIT_TOKEN"})
     assert "token_ref" in str(err.value) and "did you mean" in str(err.value)
+
+
+def test_claude_runs_in_the_workspace_clone_when_there_is_one():
+    from bottle_tasks.gitgate.config import session_dir
+    from bottle_tasks.stages.start import claude_argv
+
+    assert session_dir(make_plan()) == "/workspace"
+    assert session_dir(make_plan(workspace="/home/me/src/my proj")) == "/workspace/my-proj"
+
+    class Inst:
+        def __init__(self, plan):
+            self._plan = plan
+
+        def plan(self):
+            return self._plan
+
+    argv = claude_argv(Inst(make_plan(workspace="/home/me/src/proj")), "c1", ["--continue"], tty=True)
+    assert argv[:8] == ["docker", "exec", "-i", "-t", "-u", "node", "-w", "/workspace/proj"]
+    assert argv[8:10] == ["c1", "claude"] and argv[-1] == "--continue"

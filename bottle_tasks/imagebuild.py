@@ -72,7 +72,7 @@ def _write_stamp(stamp: Path, tag: str, image_id: str, digest: str) -> None:
 
     previous = read_stamp(stamp)
     if previous and isinstance(previous.get("tag"), str) and previous.get("id"):
-        record_image(previous["tag"], previous["id"])  # a cache from before the history existed
+        record_image(previous["tag"], previous["id"])  # so an image stamped before the history began is reclaimable
     record_image(tag, image_id)
     record = {"tag": tag, "id": image_id, "digest": digest}
     write_if_changed(stamp, json.dumps(record, indent=2, sort_keys=True) + "\n")

@@ -42,6 +42,7 @@ def upstream_image(client) -> str:
         r = UPSTREAM_RECIPE
         print(f"bootstrapping the test git upstream image {tag} with mmdebstrap", flush=True)
         subprocess.run(["mmdebstrap", f"--variant={r['variant']}", f"--include={','.join(r['include'])}",
+                        '--aptopt=Acquire::Retries "5"',
                         r["suite"], str(rootfs), r["mirror"]], check=True, capture_output=True)
         repo, _, version = tag.partition(":")
         client.api.import_image_from_file(str(rootfs), repository=repo, tag=version,

@@ -23,7 +23,7 @@ from .common import dep, per_agent
 
 __all__ = ["task_start", "claude_argv", "session_argv", "attach"]
 
-DOC = "start an agent in its bottle and attach to Claude Code (--yes: no question)"
+DOC = "start an agent in its bottle and attach to Claude Code (--yes: no question; --resume: last conversation)"
 
 PARAMS = [
     {"name": "yes", "short": "y", "long": "yes", "type": bool, "default": False,

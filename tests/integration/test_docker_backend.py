@@ -157,6 +157,25 @@ def test_headless_prompt_runs_claude_code_through_the_proxy(bottle):
     assert calls and all(r["auth_ok"] and not r["placeholder_seen"] for r in calls)
 
 
+def test_resume_continues_the_last_conversation(bottle):
+    marker = f"remember the code word {bottle.run_id}"
+    first = bottle.doit(f"prompt:{bottle.agent}", "--text", marker, timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = len(bottle.fake_requests())
+    again = bottle.doit(f"prompt:{bottle.agent}", "--resume", "--text", "what was the code word?", timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    calls = [r for r in bottle.fake_requests()[before:] if r["path"].startswith("/v1/messages")]
+    texts = [" ".join(r.get("user_texts", [])) for r in calls]
+    assert any(marker in t and "what was the code word?" in t for t in texts), texts
+    # Without --resume a prompt starts afresh.
+    before = len(bottle.fake_requests())
+    fresh = bottle.doit(f"prompt:{bottle.agent}", "--text", "a new conversation", timeout=300)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    texts = [" ".join(r.get("user_texts", [])) for r in bottle.fake_requests()[before:]
+             if r["path"].startswith("/v1/messages")]
+    assert any("a new conversation" in t for t in texts) and not any(marker in t for t in texts), texts
+
+
 def test_logs_show_decisions_and_container_output(bottle):
     result = bottle.doit(f"logs:{bottle.agent}", "--tail", "200")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -4,7 +4,8 @@ Serves every host its certificate names. ``POST /v1/messages`` with a
 ``messages`` list answers like the Claude Messages API (streamed when asked) with the text ``BOTTLE-OK``, or
 401 when the Authorization header is not the expected token. Everything else
 gets JSON saying whether the token was right (never echoing the header). One
-JSON line per request goes to /fake/out/requests.jsonl.
+JSON line per request goes to /fake/out/requests.jsonl, with the user turns'
+texts of a Messages request (so a test can see a conversation continue).
 """
 import json
 import os
@@ -17,6 +18,18 @@ LOG = "/fake/out/requests.jsonl"
 lock = threading.Lock()
 
 
+def _user_texts(messages):
+    """The text of every user turn, whether its content is a string or a list of blocks."""
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            yield content
+        elif isinstance(content, list):
+            yield from (b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
+
+
 class Handler(BaseHTTPRequestHandler):
     def _answer(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -25,9 +38,11 @@ class Handler(BaseHTTPRequestHandler):
         record = {"method": self.command, "path": self.path, "host": self.headers.get("Host"),
                   "auth_ok": auth == EXPECTED, "auth_present": bool(auth),
                   "placeholder_seen": "bottle-placeholder" in auth, "body_len": len(body)}
+        request = json.loads(body) if body.startswith(b"{") else {}
+        if isinstance(request.get("messages"), list):
+            record["user_texts"] = [text[:300] for text in _user_texts(request["messages"])]
         with lock, open(LOG, "a") as fh:
             fh.write(json.dumps(record) + "\n")
-        request = json.loads(body) if body.startswith(b"{") else {}
         if self.command == "POST" and self.path.split("?")[0] == "/v1/messages" and "messages" in request:
             return self._messages(request, record["auth_ok"])
         self._send(200, "application/json", json.dumps({"auth_ok": record["auth_ok"], "host": record["host"]}))

@@ -1,7 +1,13 @@
 """save — ``docker save`` tarballs of the images into the content-addressed store.
 
     build:<agent> ──> save:<agent> ──> $CLAUDE_BOTTLE_CACHE/store/<image id>-<image>.tar
+    build:base ─────> save:base ─────> (same store)
+    build:agent ────> save:agent ────> (same store)
     build:sidecars ─> save:sidecars ─> (same store)
+
+``build`` loads an image from the store when the daemon lacks it and the
+stamp's digest still matches, so a CI runner that restores
+``$CLAUDE_BOTTLE_CACHE`` loads instead of rebuilding.
 
 The store file is named by the image ID (never by the bytes of ``docker
 save``, which are not reproducible), so it is up to date exactly when a file
@@ -20,7 +26,8 @@ from .common import broken, dep, group
 
 __all__ = ["task_save", "save_stamped", "is_saved"]
 
-DOC = "save an agent's image (or the sidecars image) into the artifact store"
+DOC = "save the images into the artifact store (a fresh daemon then loads them instead of building)"
+SHARED = ("base", "agent", "sidecars")
 
 
 def _image_name(record: dict) -> str:
@@ -61,8 +68,12 @@ def _save_task(name: str, stamp: Path, build_task: str, doc: str) -> dict:
 
 def task_save():
     yield group("save", DOC)
-    yield _save_task("sidecars", imagebuild.stamp_path("sidecars"), "build:sidecars",
-                     "save the sidecars image into the artifact store")
+    # Every shared image, the base included: a fresh daemon given this store loads
+    # each one under its old ID, so the children's digests (keyed by the parent's
+    # ID) still match and nothing is rebuilt.
+    for name in SHARED:
+        yield _save_task(name, imagebuild.stamp_path(name), f"build:{name}",
+                         f"save the {name} image into the artifact store")
     for entry in agents():
         doc = f"save the image {entry.name} runs in into the artifact store"
         if entry.plan is None:

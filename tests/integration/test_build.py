@@ -266,6 +266,26 @@ def test_image_missing_from_daemon_is_loaded_from_the_store(warm, test_run_id, n
     assert docker_client.images.get(record["tag"]).id == record["id"]
 
 
+def test_save_stores_every_image_a_fresh_daemon_needs(warm):
+    home, cache = warm
+    write_bottle(home, "plain")
+    write_agent(home, "iota", "plain")
+    env = image_env(home, cache)
+    saved = ok(run_doit("save", env=env))
+    assert {"save:base", "save:agent", "save:sidecars"} <= executed(saved)
+    # iota runs the agent image itself: its tarball is the agent's, written once.
+    assert "save:iota" in executed(saved) | skipped(saved)
+    for name in SHARED_IMAGES:
+        record = stamp(cache, name)
+        artifact = cache / "store" / f"{record['id'].split(':')[1]}-{name}.tar"
+        with tarfile.open(artifact) as tar:
+            manifest = json.load(tar.extractfile("manifest.json"))
+        assert manifest[0]["Config"].startswith(record["id"].split(":")[1])
+        assert record["tag"] in manifest[0]["RepoTags"]
+    assert len(list((cache / "store").glob("*-agent.tar"))) == 1
+    assert "save" not in {t.split(":")[0] for t in executed(ok(run_doit("save", env=env)))}
+
+
 def test_failed_build_names_the_step_without_a_traceback(warm, test_run_id, new_images):
     home, cache = warm
     failing = _capability_bottle(test_run_id).replace(

@@ -124,11 +124,17 @@ def _inputs_unchanged(slug: str):
                            "renderer": _renderer_fingerprint()})
 
 
+# Every module whose code shapes a rendered file: the compose project, the sidecar
+# configs, the git gate's config and command, the sidecar layout, the labels.
+_RENDERERS = ("render.py", "stages/render.py", "gitgate/config.py", "gitgate/daemon.py",
+              "sidecar/__init__.py", "labels.py")
+
+
 def _renderer_fingerprint() -> str:
     """A change to the renderers' code must re-render, like any other input."""
     import hashlib
     from pathlib import Path
     h = hashlib.sha256()
-    for mod in ("render.py", "stages/render.py"):
+    for mod in _RENDERERS:
         h.update((Path(__file__).resolve().parents[1] / mod).read_bytes())
     return h.hexdigest()[:16]

@@ -96,8 +96,12 @@ def home_files(plan: Plan, gitconfig: str) -> list[HomeFile]:
 
 
 def inputs_digest(plan: Plan, ca_pem: bytes, gitconfig: str) -> str:
+    """Everything provisioning puts in the agent: the plan, the CA, the files it writes
+    (skills are read from disk, so an edited skill counts) and the steps themselves."""
     h = hashlib.sha256()
-    for part in (plan.to_json().encode(), ca_pem, gitconfig.encode()):
+    parts = [plan.to_json().encode(), ca_pem, gitconfig.encode(), Path(__file__).read_bytes()]
+    parts += [f.path.encode() + b"\0" + f.data for f in _skill_files(plan)]
+    for part in parts:
         h.update(hashlib.sha256(part).digest())
     return h.hexdigest()
 

@@ -6,12 +6,14 @@ address must be refused). All three names point at our fake upstream.
 """
 from __future__ import annotations
 
+import io
 import json
 import shlex
+import tarfile
 
 import pytest
 
-from tests.integration.bottlekit import CANARY, PRIVATE, running_bottle
+from tests.integration.bottlekit import CANARY, FAKES, PRIVATE, running_bottle
 
 API = "https://api.anthropic.com"
 
@@ -22,7 +24,17 @@ def bottle(tmp_path_factory, docker_client, test_run_id):
               {"host": PRIVATE, "allow_cidrs": ["127.0.0.1/32"]}]
     with running_bottle(tmp_path_factory.mktemp("egress"), docker_client, test_run_id, "egr",
                         extra_routes=routes) as b:
+        b.container("agent").put_archive("/home/node", _tar("ws_client.mjs", (FAKES / "ws_client.mjs").read_bytes()))
         yield b
+
+
+def _tar(name: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def curl(bottle, *args: str) -> tuple[int, str, str]:
@@ -124,3 +136,28 @@ def test_invalid_routes_file_on_reload_keeps_the_old_table(bottle):
         with open(routes, "r+") as fh:
             fh.write(good)
             fh.truncate()
+
+
+def websocket(bottle, message: str) -> list[str]:
+    code, out = bottle.exec(f"node /home/node/ws_client.mjs {CANARY} /socket {shlex.quote(message)}")
+    assert code == 0, out
+    return out.splitlines()
+
+
+def test_websocket_messages_are_scanned_like_bodies(bottle):
+    clean = websocket(bottle, "hello over a websocket")
+    assert clean[0].endswith("101 Switching Protocols") and "received ack:22" in clean, clean
+    assert any(r.get("ws_message") == "hello over a websocket" for r in bottle.fake_requests())
+
+    key_id = "AKIA" + "QWERTYUIOPASDFGH"
+    leak = websocket(bottle, f'{{"aws_access_key_id": "{key_id}"}}')
+    # The message never reaches the upstream; the agent is told why instead of an ack.
+    assert leak[0].endswith("101 Switching Protocols"), leak
+    assert any(line.startswith("received Blocked by the claude-bottle egress proxy") and "AWS Access Key" in line
+               for line in leak), leak
+    assert not any("ack:" in line for line in leak), leak
+    assert not any(key_id in r.get("ws_message", "") for r in bottle.fake_requests())
+
+    token = websocket(bottle, f"token={bottle.token}")
+    assert any("CLAUDE_CODE_OAUTH_TOKEN" in line for line in token) and not any("ack:" in l for l in token), token
+    assert not any(bottle.token in r.get("ws_message", "") for r in bottle.fake_requests())

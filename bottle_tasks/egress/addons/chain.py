@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 from mitmproxy import hooks, http
 
 from ..decide import Verdict
-from .common import block
+from .common import WS_BLOCKED, block
 
 __all__ = ["EgressChain"]
 
@@ -30,7 +30,13 @@ log = logging.getLogger(__name__)
 def _fail_closed(name: str, args: tuple[Any, ...], exc: BaseException) -> None:
     log.exception("egress: %s failed; refusing the flow", name)
     subject = args[0] if args else None
-    if isinstance(subject, http.HTTPFlow):
+    if isinstance(subject, http.HTTPFlow) and subject.websocket is not None and name.startswith("websocket"):
+        # The upgrade's response went long ago, and mitmproxy cannot kill a websocket in
+        # transit: drop this message and, through the flag, every later one.
+        subject.metadata[WS_BLOCKED] = f"the egress policy failed on a websocket message ({type(exc).__name__})"
+        if subject.websocket.messages:
+            subject.websocket.messages[-1].drop()
+    elif isinstance(subject, http.HTTPFlow):
         block(subject, Verdict.block("error", f"the egress policy failed on this request ({type(exc).__name__})"))
     elif subject is not None and hasattr(subject, "server"):
         subject.server.error = f"claude-bottle egress: policy error ({type(exc).__name__})"

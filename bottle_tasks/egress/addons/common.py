@@ -11,7 +11,7 @@ from ..routes import Route
 from ..state import EgressState
 
 __all__ = [
-    "FACTS", "ROUTE", "VERDICT", "DLP", "INTERNAL", "INJECTED",
+    "FACTS", "ROUTE", "VERDICT", "DLP", "INTERNAL", "INJECTED", "WS_BLOCKED",
     "facts_for", "settled", "block", "route_of", "public_url",
 ]
 
@@ -21,6 +21,8 @@ VERDICT = "bottle.verdict"
 DLP = "bottle.dlp"
 INTERNAL = "bottle.internal"
 INJECTED = "bottle.injected"
+# Set on a websocket flow once a message was refused: nothing more is relayed on it.
+WS_BLOCKED = "bottle.ws_blocked"
 
 
 def facts_for(flow: http.HTTPFlow, state: EgressState) -> RequestFacts:

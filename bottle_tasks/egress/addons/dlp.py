@@ -1,4 +1,4 @@
-"""DLP on what the client sends: URL, headers and body.
+"""DLP on what the client sends: URL, headers, body and websocket messages.
 
 Bottle tokens and placeholders bound for a host they do not belong to are
 always blocked. detect-secrets findings follow the route's policy
@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Callable, Iterable
 
-from mitmproxy import http
+from mitmproxy import ctx, http
 
 from ..decide import CLIENT_CREDENTIAL_HEADERS, Verdict
 from ..dlp import Finding, KnownSecret, StreamScanner, find_secrets, redact_text, scan_text
 from ..routes import Route, normalise_host
 from ..state import EgressState
-from .common import DLP, block, facts_for, route_of, settled
+from .common import DLP, WS_BLOCKED, block, facts_for, route_of, settled
 
 __all__ = ["Dlp", "DEFAULT_MAX_BYTES"]
 
@@ -170,6 +170,56 @@ class Dlp:
             req.content = new.encode("latin-1")
 
         self._apply(flow, "body", findings, redact_body)
+
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        """What the client sends over an upgraded connection gets the same scan as a body.
+
+        mitmproxy cannot close a websocket from this hook, so a refusal drops the
+        message, tells the client why, and relays nothing more on the connection.
+        """
+        assert flow.websocket is not None
+        message = flow.websocket.messages[-1]
+        if message.injected:
+            return
+        if flow.metadata.get(WS_BLOCKED):
+            message.drop()
+            return
+        if not message.from_client or not message.content:
+            return
+        text = message.content[: self.max_bytes].decode("latin-1")
+        findings = scan_text(text, self.state.secrets)
+        if not findings:
+            return
+        host = normalise_host(flow.request.host)
+        stolen = [f for f in findings if f.owners and host not in f.owners]
+        detected = [f for f in findings if not f.owners]
+        route = route_of(flow)
+        policy = route.dlp if route else "block"
+        if stolen or (detected and policy == "block"):
+            f = (stolen or detected)[0]
+            reason = (f"a websocket message to {flow.request.host} carried the {f.kind}"
+                      + (f" for {f.name}" if f.owners and f.name else ""))
+            log.warning("egress dlp: %s; nothing more is relayed on this connection", reason)
+            self._record(flow, "websocket message", stolen or detected)
+            message.drop()
+            flow.metadata[WS_BLOCKED] = reason
+            _tell_client(flow, f"Blocked by the claude-bottle egress proxy: {reason} (dlp). The message was "
+                               "not sent and nothing more is relayed on this connection.")
+        elif detected and policy == "redact":
+            new = text
+            for value in sorted({m.value for m in find_secrets(text) if not m.owners}, key=len, reverse=True):
+                new = new.replace(value, "[REDACTED]")
+            message.content = new.encode("latin-1")
+        elif detected:
+            log.info("egress dlp: %s in a websocket message to %s (log)", detected[0].kind, flow.request.host)
+
+
+def _tell_client(flow: http.HTTPFlow, text: str) -> None:
+    try:
+        ctx.master.commands.call("inject.websocket", flow, True, text.encode(), True)
+    except Exception:  # noqa: BLE001 - no proxy server to inject through (tests): the drop stands alone
+        log.debug("egress dlp: cannot tell the websocket client why", exc_info=True)
 
 
 def _declared_length(req: http.Request) -> int | None:

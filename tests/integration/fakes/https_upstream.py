@@ -5,8 +5,11 @@ Serves every host its certificate names. ``POST /v1/messages`` with a
 401 when the Authorization header is not the expected token. Everything else
 gets JSON saying whether the token was right (never echoing the header). One
 JSON line per request goes to /fake/out/requests.jsonl, with the user turns'
-texts of a Messages request (so a test can see a conversation continue).
+texts of a Messages request (so a test can see a conversation continue). A
+websocket upgrade is accepted; each text message is logged and answered ``ack:<bytes>``.
 """
+import base64
+import hashlib
 import json
 import os
 import ssl
@@ -15,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 EXPECTED = os.environ.get("EXPECTED_AUTHORIZATION", "")
 LOG = "/fake/out/requests.jsonl"
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
 lock = threading.Lock()
 
 
@@ -30,8 +34,50 @@ def _user_texts(messages):
             yield from (b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
 
 
+def _ws_frames(rfile):
+    """Yield (opcode, payload) of each client frame (masked, unfragmented) until close."""
+    while True:
+        head = rfile.read(2)
+        if len(head) < 2:
+            return
+        opcode, length = head[0] & 0x0F, head[1] & 0x7F
+        if length == 126:
+            length = int.from_bytes(rfile.read(2), "big")
+        elif length == 127:
+            length = int.from_bytes(rfile.read(8), "big")
+        mask = rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+        data = bytes(b ^ mask[i % 4] for i, b in enumerate(rfile.read(length)))
+        if opcode == 8:
+            return
+        yield opcode, data
+
+
+def _ws_frame(text):
+    payload = text.encode()
+    return bytes([0x81, len(payload)]) + payload  # short unmasked text frame (server to client)
+
+
 class Handler(BaseHTTPRequestHandler):
+    def _websocket(self):
+        """Accept the upgrade, log each message the client sends, answer ``ack:<bytes>``."""
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+        self.wfile.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          f"Sec-WebSocket-Accept: {accept}\r\n\r\n").encode())
+        self.wfile.flush()
+        for opcode, data in _ws_frames(self.rfile):
+            if opcode != 1:
+                continue
+            with lock, open(LOG, "a") as fh:
+                fh.write(json.dumps({"host": self.headers.get("Host"), "ws_message": data.decode(errors="replace")[:300]})
+                         + "\n")
+            self.wfile.write(_ws_frame(f"ack:{len(data)}"))
+            self.wfile.flush()
+        self.close_connection = True
+
     def _answer(self):
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            return self._websocket()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         auth = self.headers.get("Authorization", "")

@@ -45,3 +45,17 @@ def test_a_crashing_check_blocks_the_flow_and_stops_the_chain():
     assert log == ["before"]
     assert flow.response is not None and flow.response.status_code == 403
     assert "error" in flow.response.headers[REASON_HEADER]
+
+
+class CrashOnMessage:
+    def websocket_message(self, flow):
+        raise RuntimeError("bug in a message check")
+
+
+def test_a_crashing_websocket_check_drops_the_message_and_blocks_the_connection():
+    chain = EgressChain([CrashOnMessage()])
+    flow = tflow.twebsocketflow()
+    with taddons.context(chain):
+        chain.websocket_message(flow)
+    assert flow.websocket.messages[-1].dropped
+    assert "RuntimeError" in flow.metadata["bottle.ws_blocked"]

@@ -339,3 +339,52 @@ def test_missing_routes_file_denies_everything(tmp_path):
     reload = next(a for a in e.addons if type(a).__name__ == "RoutesReload")
     assert not reload.reload().ok
     assert blocked(e.send(https_flow(e, path="/v1/models", method="GET")), "route")
+
+
+def _ws_send(egress: Egress, host: str, content: bytes, from_client: bool = True) -> http.HTTPFlow:
+    """An allowed upgrade to ``host``, then one websocket message through the addons."""
+    from mitmproxy import websocket
+    from mitmproxy.proxy.layers.websocket import WebsocketMessageHook
+    from wsproto.frame_protocol import Opcode
+
+    flow = egress.send(https_flow(egress, host=host, path="/v1/socket", method="GET"))
+    assert flow.response.status_code == 200
+    flow.websocket = websocket.WebSocketData()
+    flow.websocket.messages.append(websocket.WebSocketMessage(Opcode.TEXT, from_client, content))
+    egress.run(WebsocketMessageHook(flow))
+    return flow
+
+
+def test_a_secret_in_a_websocket_message_is_dropped_and_the_connection_relays_nothing_more(egress):
+    from mitmproxy import websocket
+    from mitmproxy.proxy.layers.websocket import WebsocketMessageHook
+    from wsproto.frame_protocol import Opcode
+
+    key = b'{"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE"}'
+    flow = _ws_send(egress, "github.com", key)
+    assert flow.websocket.messages[-1].dropped
+    assert "AWS Access Key" in flow.metadata["bottle.ws_blocked"]
+    for from_client in (True, False):
+        flow.websocket.messages.append(websocket.WebSocketMessage(Opcode.TEXT, from_client, b"harmless"))
+        egress.run(WebsocketMessageHook(flow))
+        assert flow.websocket.messages[-1].dropped
+
+
+def test_a_bottle_token_in_a_websocket_message_to_another_host_is_refused_under_any_policy(egress):
+    flow = _ws_send(egress, "paste.example.com", f"token={TOKEN}".encode())  # dlp: redact
+    assert flow.websocket.messages[-1].dropped
+    assert "CLAUDE_CODE_OAUTH_TOKEN" in flow.metadata["bottle.ws_blocked"]
+
+
+def test_websocket_messages_follow_the_routes_redact_and_log_policies(egress):
+    key = b"aws = AKIAIOSFODNN7EXAMPLE"
+    redacted = _ws_send(egress, "paste.example.com", key)
+    assert redacted.websocket.messages[-1].content == b"aws = [REDACTED]"
+    logged = _ws_send(egress, "api.anthropic.com", key.replace(b"aws", b"/v1"))
+    assert logged.websocket.messages[-1].content.endswith(b"AKIAIOSFODNN7EXAMPLE")
+    assert not logged.websocket.messages[-1].dropped
+    clean = _ws_send(egress, "github.com", b"hello")
+    assert not clean.websocket.messages[-1].dropped and "bottle.ws_blocked" not in clean.metadata
+    # What the server sends is not the agent's to leak.
+    inbound = _ws_send(egress, "github.com", key, from_client=False)
+    assert not inbound.websocket.messages[-1].dropped

@@ -187,6 +187,12 @@ class Dlp:
             return
         if not message.from_client or not message.content:
             return
+        route = route_of(flow)
+        policy = route.dlp if route else "block"
+        if len(message.content) > self.max_bytes and policy != "log":
+            _refuse_ws(flow, f"a websocket message to {flow.request.host} ({len(message.content)} bytes) is larger "
+                             f"than the {self.max_bytes}-byte DLP scan limit, and the host uses dlp: {policy}")
+            return
         text = message.content[: self.max_bytes].decode("latin-1")
         findings = scan_text(text, self.state.secrets)
         if not findings:
@@ -194,18 +200,11 @@ class Dlp:
         host = normalise_host(flow.request.host)
         stolen = [f for f in findings if f.owners and host not in f.owners]
         detected = [f for f in findings if not f.owners]
-        route = route_of(flow)
-        policy = route.dlp if route else "block"
         if stolen or (detected and policy == "block"):
             f = (stolen or detected)[0]
-            reason = (f"a websocket message to {flow.request.host} carried the {f.kind}"
-                      + (f" for {f.name}" if f.owners and f.name else ""))
-            log.warning("egress dlp: %s; nothing more is relayed on this connection", reason)
             self._record(flow, "websocket message", stolen or detected)
-            message.drop()
-            flow.metadata[WS_BLOCKED] = reason
-            _tell_client(flow, f"Blocked by the claude-bottle egress proxy: {reason} (dlp). The message was "
-                               "not sent and nothing more is relayed on this connection.")
+            _refuse_ws(flow, f"a websocket message to {flow.request.host} carried the {f.kind}"
+                             + (f" for {f.name}" if f.owners and f.name else ""))
         elif detected and policy == "redact":
             new = text
             for value in sorted({m.value for m in find_secrets(text) if not m.owners}, key=len, reverse=True):
@@ -215,7 +214,14 @@ class Dlp:
             log.info("egress dlp: %s in a websocket message to %s (log)", detected[0].kind, flow.request.host)
 
 
-def _tell_client(flow: http.HTTPFlow, text: str) -> None:
+def _refuse_ws(flow: http.HTTPFlow, reason: str) -> None:
+    """Drop the websocket message, relay nothing more on the connection, tell the client why."""
+    assert flow.websocket is not None
+    log.warning("egress dlp: %s; nothing more is relayed on this connection", reason)
+    flow.websocket.messages[-1].drop()
+    flow.metadata[WS_BLOCKED] = reason
+    text = (f"Blocked by the claude-bottle egress proxy: {reason} (dlp). The message was not sent and "
+            "nothing more is relayed on this connection.")
     try:
         ctx.master.commands.call("inject.websocket", flow, True, text.encode(), True)
     except Exception:  # noqa: BLE001 - no proxy server to inject through (tests): the drop stands alone

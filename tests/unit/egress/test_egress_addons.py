@@ -388,3 +388,10 @@ def test_websocket_messages_follow_the_routes_redact_and_log_policies(egress):
     # What the server sends is not the agent's to leak.
     inbound = _ws_send(egress, "github.com", key, from_client=False)
     assert not inbound.websocket.messages[-1].dropped
+
+
+def test_a_websocket_message_beyond_the_scan_limit_is_refused_unless_the_route_only_logs(egress):
+    dlp = next(a for a in egress.addons if type(a).__name__ == "Dlp")
+    dlp.max_bytes = 16
+    assert _ws_send(egress, "paste.example.com", b"x" * 64).websocket.messages[-1].dropped  # redact
+    assert not _ws_send(egress, "api.anthropic.com", b"x" * 64).websocket.messages[-1].dropped  # log

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .graph import doit_config
+from .stages.common import answers_unknown_agents
 from .stages.build import task_build
 from .stages.ca import task_ca
 from .stages.lifecycle import task_active, task_cleanup
@@ -25,3 +26,9 @@ __all__ = [
 ]
 
 DOIT_CONFIG = doit_config()
+
+# Stages with one subtask per agent: `doit start:nobody` says which agents there are.
+(task_build, task_ca, task_logs, task_pack, task_plan, task_prompt, task_push, task_provision, task_render,
+ task_save, task_start, task_stop, task_up) = map(answers_unknown_agents, (
+    task_build, task_ca, task_logs, task_pack, task_plan, task_prompt, task_push, task_provision, task_render,
+    task_save, task_start, task_stop, task_up))

@@ -1,13 +1,15 @@
 """Pieces every stage module shares."""
 from __future__ import annotations
 
+import difflib
+import functools
 from typing import Any, Callable, Iterator
 
 from ..actions import action
 from ..errors import BottleError
 from ..graph import AgentEntry, agents
 
-__all__ = ["group", "broken", "dep", "per_agent"]
+__all__ = ["group", "broken", "dep", "per_agent", "answers_unknown_agents"]
 
 
 def group(basename: str, doc: str) -> dict:
@@ -49,3 +51,42 @@ def per_agent(stage: str, doc: str, deps: Callable[[AgentEntry], list[str]],
             continue
         yield {"name": entry.name, "doc": f"{doc} ({entry.name})", "task_dep": deps(entry),
                **(shared or {}), **task(entry)}
+
+
+def _no_agent(stage: str, name: str) -> str:
+    from ..graph import workspace
+    from ..manifests import default_search_paths
+
+    known = sorted(e.name for e in agents())
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean: {stage}:{close[0]}?)" if close else ""
+    dirs = ", ".join(str(d) for d in default_search_paths(workspace()).agents)
+    return (f"no agent named '{name}'{hint}; agents: {', '.join(known) or 'none'} - an agent is "
+            f"<name>.md in one of: {dirs}")
+
+
+def answers_unknown_agents(task_creator: Callable[[], Iterator[dict]]) -> Callable[[], Iterator[dict]]:
+    """``<stage>:<name>`` asked for on the command line, with no such agent, fails saying which agents exist.
+
+    Without it doit answers only 'Invalid parameter: "start:nobody"'.
+    """
+    from ..invocation import requested_targets
+
+    @functools.wraps(task_creator)
+    def creator() -> Iterator[dict]:
+        stage, names = None, set()
+        for task in task_creator():
+            if task.get("name") is None:
+                stage = task["basename"]
+            else:
+                names.add(task["name"])
+            yield task
+        for target in requested_targets():
+            base, sep, name = target.partition(":")
+            if stage is None or base != stage or not sep or not name or name in names:
+                continue
+            names.add(name)
+            yield {"name": name, "doc": "no such agent", "actions": [action(_fail, _no_agent(stage, name))],
+                   "uptodate": [False]}
+
+    return creator

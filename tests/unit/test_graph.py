@@ -27,6 +27,16 @@ def test_list_all_shows_per_agent_subtasks_with_docs(bottle_home):
         assert line and len(line.split()) > 2, f"{task} missing or undocumented"
 
 
+def test_a_misspelt_agent_is_named_with_a_did_you_mean(bottle_home):
+    result = run_doit("start:reseacher", "--yes")
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "no agent named 'reseacher' (did you mean: start:researcher?)" in out
+    assert "agents: implementer, researcher" in out and "Traceback" not in out
+    # A real agent's task, and `doit list`, are untouched by the check.
+    assert "reseacher" not in run_doit("list", "--all").stdout
+
+
 def test_dependencies_between_stages_are_real(bottle_home):
     out = run_doit("info", "start:researcher").stdout
     assert "provision:researcher" in out

@@ -74,12 +74,13 @@ def answers_unknown_agents(task_creator: Callable[[], Iterator[dict]]) -> Callab
 
     @functools.wraps(task_creator)
     def creator() -> Iterator[dict]:
-        stage, names = None, set()
+        stage, names, params = None, set(), []
         for task in task_creator():
             if task.get("name") is None:
                 stage = task["basename"]
             else:
                 names.add(task["name"])
+            params = params or task.get("params", [])  # so the stage's own options still parse
             yield task
         for target in requested_targets():
             base, sep, name = target.partition(":")
@@ -87,6 +88,6 @@ def answers_unknown_agents(task_creator: Callable[[], Iterator[dict]]) -> Callab
                 continue
             names.add(name)
             yield {"name": name, "doc": "no such agent", "actions": [action(_fail, _no_agent(stage, name))],
-                   "uptodate": [False]}
+                   "params": params, "uptodate": [False]}
 
     return creator

@@ -14,6 +14,7 @@ from .stages.push import task_push
 from .stages.provision import task_provision
 from .stages.render import task_render
 from .stages.save import task_save
+from .stages.shell import task_shell
 from .stages.start import task_start
 from .stages.stop import task_stop
 from .stages.supervise import task_approve, task_deny, task_proposals
@@ -21,7 +22,8 @@ from .stages.up import task_up
 
 __all__ = [
     "DOIT_CONFIG", "task_active", "task_build", "task_ca", "task_cleanup", "task_logs", "task_pack", "task_plan",
-    "task_prompt", "task_push", "task_provision", "task_render", "task_save", "task_start", "task_stop", "task_up",
+    "task_prompt", "task_push", "task_provision", "task_render", "task_save", "task_shell", "task_start", "task_stop",
+    "task_up",
     "task_proposals", "task_approve", "task_deny",
 ]
 
@@ -29,6 +31,6 @@ DOIT_CONFIG = doit_config()
 
 # Stages with one subtask per agent: `doit start:nobody` says which agents there are.
 (task_build, task_ca, task_logs, task_pack, task_plan, task_prompt, task_push, task_provision, task_render,
- task_save, task_start, task_stop, task_up) = map(answers_unknown_agents, (
+ task_save, task_shell, task_start, task_stop, task_up) = map(answers_unknown_agents, (
     task_build, task_ca, task_logs, task_pack, task_plan, task_prompt, task_push, task_provision, task_render,
-    task_save, task_start, task_stop, task_up))
+    task_save, task_shell, task_start, task_stop, task_up))

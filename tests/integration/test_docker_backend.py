@@ -176,6 +176,16 @@ def test_resume_continues_the_last_conversation(bottle):
     assert any("a new conversation" in t for t in texts) and not any(marker in t for t in texts), texts
 
 
+def test_shell_runs_as_the_agent_in_its_workspace(bottle):
+    result = bottle.doit(f"shell:{bottle.agent}", "--cmd", "id -un; pwd; echo $HTTPS_PROXY")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "node\n/workspace\nhttp://egress:9099" in result.stdout
+    failed = bottle.doit(f"shell:{bottle.agent}", "--cmd", "exit 7")
+    assert failed.returncode != 0 and "exited with status 7" in failed.stdout + failed.stderr
+    interactive = bottle.doit(f"shell:{bottle.agent}")  # no terminal here: it says how to get one
+    assert interactive.returncode == 0 and f"claude-bottle-{bottle.agent}-agent bash -l" in interactive.stdout
+
+
 def test_logs_show_decisions_and_container_output(bottle):
     result = bottle.doit(f"logs:{bottle.agent}", "--tail", "200")
     assert result.returncode == 0, result.stdout + result.stderr

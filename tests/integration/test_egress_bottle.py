@@ -158,6 +158,11 @@ def test_websocket_messages_are_scanned_like_bodies(bottle):
     assert not any("ack:" in line for line in leak), leak
     assert not any(key_id in r.get("ws_message", "") for r in bottle.fake_requests())
 
+    log = (bottle.home / f"state/{bottle.agent}/logs/egress.jsonl").read_text()
+    refusals = [json.loads(line) for line in log.splitlines() if '"WEBSOCKET"' in line]
+    assert refusals and refusals[-1]["decision"] == "block" and refusals[-1]["host"] == CANARY
+    assert key_id not in log
+
     token = websocket(bottle, f"token={bottle.token}")
     assert any("CLAUDE_CODE_OAUTH_TOKEN" in line for line in token) and not any("ack:" in l for l in token), token
     assert not any(bottle.token in r.get("ws_message", "") for r in bottle.fake_requests())

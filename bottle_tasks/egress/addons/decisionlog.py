@@ -11,7 +11,7 @@ from mitmproxy import http, tcp
 
 from ..decide import Verdict
 from ..state import EgressState
-from .common import DLP, INJECTED, VERDICT, route_of
+from .common import DLP, INJECTED, VERDICT, WS_BLOCKED, route_of
 
 __all__ = ["DecisionLog"]
 
@@ -96,6 +96,24 @@ class DecisionLog:
     def http_connect(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:
             self._log_flow(flow)
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        """The refusal of a websocket message, once per connection (later ones are dropped unseen)."""
+        reason = flow.metadata.get(WS_BLOCKED)
+        if not reason or flow.metadata.get("bottle.ws_logged") or flow.websocket is None:
+            return
+        flow.metadata["bottle.ws_logged"] = True
+        route = route_of(flow)
+        size = len(flow.websocket.messages[-1].content) if flow.websocket.messages else 0
+        record: dict[str, Any] = {
+            "time": _iso(time.time()), "method": "WEBSOCKET", "host": flow.request.host,
+            "path": flow.request.path.partition("?")[0], "route": route.host if route else None,
+            "decision": "block", "rule": "dlp", "reason": reason,
+            "status": None, "bytes_out": size, "bytes_in": 0, "bytes": size,
+        }
+        if flow.metadata.get(DLP):
+            record["dlp"] = flow.metadata[DLP]
+        self.write(record)
 
     def tcp_start(self, flow: tcp.TCPFlow) -> None:
         address = flow.server_conn.address

@@ -364,6 +364,9 @@ def test_a_secret_in_a_websocket_message_is_dropped_and_the_connection_relays_no
     flow = _ws_send(egress, "github.com", key)
     assert flow.websocket.messages[-1].dropped
     assert "AWS Access Key" in flow.metadata["bottle.ws_blocked"]
+    [record] = [r for r in egress.log() if r.get("method") == "WEBSOCKET"]
+    assert record["decision"] == "block" and record["rule"] == "dlp" and record["host"] == "github.com"
+    assert record["dlp"][-1]["kind"] == "AWS Access Key" and "AKIAIOSFODNN7EXAMPLE" not in json.dumps(record)
     for from_client in (True, False):
         flow.websocket.messages.append(websocket.WebSocketMessage(Opcode.TEXT, from_client, b"harmless"))
         egress.run(WebsocketMessageHook(flow))

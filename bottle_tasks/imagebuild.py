@@ -97,16 +97,24 @@ def agent_image_ref(agent: str) -> str:
 
 # -- asking the daemon -------------------------------------------------------------------------
 
-def _unix_connection(path: str):
-    import http.client  # lazily: task creation for `doit list` should not pay for it
+def _daemon_get(sock_path: str, path: str) -> tuple[int, bytes]:
+    """(status, body) of one HTTP/1.0 GET to the daemon's unix socket.
 
-    class UnixHTTPConnection(http.client.HTTPConnection):
-        def connect(self) -> None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(30)
-            self.sock.connect(path)
-
-    return UnixHTTPConnection("localhost", timeout=30)
+    Raw HTTP/1.0 on purpose: the daemon answers it unchunked and closes, and
+    importing http.client (email parsing and all) costs more than the request.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(30)
+        conn.connect(sock_path)
+        conn.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        chunks = []
+        while data := conn.recv(1 << 16):
+            chunks.append(data)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[1].isdigit():
+        raise OSError(f"unexpected answer from the Docker daemon: {head[:80]!r}")
+    return int(status_line[1]), body
 
 
 def _unix_socket() -> str | None:
@@ -122,20 +130,15 @@ def _image_id(ref: str) -> str | None:
     """
     sock = _unix_socket()
     if sock and os.path.exists(sock):
-        conn = _unix_connection(sock)
         try:
-            conn.request("GET", f"/images/{urllib.parse.quote(ref, safe='')}/json")
-            resp = conn.getresponse()
-            body = resp.read()
+            status, body = _daemon_get(sock, f"/images/{urllib.parse.quote(ref, safe='')}/json")
         except OSError:
             pass  # fall through to the SDK, which explains daemon problems properly
         else:
-            if resp.status == 404:
+            if status == 404:
                 return None
-            if resp.status == 200:
+            if status == 200:
                 return json.loads(body)["Id"]
-        finally:
-            conn.close()
     import docker.errors
     try:
         return client().api.inspect_image(ref)["Id"]

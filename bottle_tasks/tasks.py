@@ -5,6 +5,7 @@ from .graph import doit_config
 from .stages.common import answers_unknown_agents
 from .stages.build import task_build
 from .stages.ca import task_ca
+from .stages.doctor import task_doctor
 from .stages.lifecycle import task_active, task_cleanup
 from .stages.logs import task_logs
 from .stages.pack import task_pack
@@ -21,7 +22,7 @@ from .stages.supervise import task_approve, task_deny, task_proposals
 from .stages.up import task_up
 
 __all__ = [
-    "DOIT_CONFIG", "task_active", "task_build", "task_ca", "task_cleanup", "task_logs", "task_pack", "task_plan",
+    "DOIT_CONFIG", "task_active", "task_build", "task_ca", "task_cleanup", "task_doctor", "task_logs", "task_pack", "task_plan",
     "task_prompt", "task_push", "task_provision", "task_render", "task_save", "task_shell", "task_start", "task_stop",
     "task_up",
     "task_proposals", "task_approve", "task_deny",

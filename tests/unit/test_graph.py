@@ -203,3 +203,13 @@ def test_agent_named_like_a_shared_image_is_refused(bottle_home):
     result = run_doit("plan:sidecars", env={"CLAUDE_CODE_OAUTH_TOKEN": "x"})
     assert result.returncode != 0 and "cannot be called 'sidecars'" in result.stderr
     assert run_doit("list", "--all").returncode == 0
+
+
+def test_doctor_without_a_daemon_fails_saying_what_to_do(bottle_home, tmp_path):
+    result = run_doit("doctor", env={"DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"})
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "FAIL  docker daemon" in out and "start dockerd (scripts/setup.sh does) or set DOCKER_HOST" in out
+    assert "this machine cannot run bottles yet: fix docker daemon" in out
+    assert "warn  agent researcher" in out and "CLAUDE_CODE_OAUTH_TOKEN is not set" in out
+    assert "ok    python" in out and "Traceback" not in out

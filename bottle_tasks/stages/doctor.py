@@ -49,10 +49,10 @@ def _daemon() -> Check:
 
 
 def _compose() -> Check:
-    from ..compose import _base
+    from ..compose import compose_command
 
     try:
-        argv = _base()
+        argv = compose_command()
     except BottleError as exc:
         return Check("FAIL", "docker compose v2", str(exc))
     out = subprocess.run([*argv, "version", "--short"], capture_output=True, text=True)

@@ -7,9 +7,11 @@ fake API only. All traffic stays between containers the tests create.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import secrets
+import tarfile
 import textwrap
 import time
 from pathlib import Path
@@ -141,6 +143,16 @@ class Bottle:
 
     def container(self, role: str):
         return self.docker.containers.get(f"claude-bottle-{self.agent}-{role}")
+
+    def put_fake(self, name: str) -> None:
+        """Copy ``fakes/<name>`` (a test client) into the agent's home."""
+        data = (FAKES / name).read_bytes()
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+        self.container("agent").put_archive("/home/node", buf.getvalue())
 
     def exec(self, script: str, user: str = "node", role: str = "agent") -> tuple[int, str]:
         r = self.container(role).exec_run(["sh", "-c", script], user=user)

@@ -6,14 +6,12 @@ address must be refused). All three names point at our fake upstream.
 """
 from __future__ import annotations
 
-import io
 import json
 import shlex
-import tarfile
 
 import pytest
 
-from tests.integration.bottlekit import CANARY, FAKES, PRIVATE, running_bottle
+from tests.integration.bottlekit import CANARY, PRIVATE, running_bottle
 
 API = "https://api.anthropic.com"
 
@@ -24,17 +22,8 @@ def bottle(tmp_path_factory, docker_client, test_run_id):
               {"host": PRIVATE, "allow_cidrs": ["127.0.0.1/32"]}]
     with running_bottle(tmp_path_factory.mktemp("egress"), docker_client, test_run_id, "egr",
                         extra_routes=routes) as b:
-        b.container("agent").put_archive("/home/node", _tar("ws_client.mjs", (FAKES / "ws_client.mjs").read_bytes()))
+        b.put_fake("ws_client.mjs")
         yield b
-
-
-def _tar(name: str, data: bytes) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode = len(data), 0o644
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def curl(bottle, *args: str) -> tuple[int, str, str]:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.integration.bottlekit import CANARY, FAKES, running_bottle
+from tests.integration.bottlekit import CANARY, running_bottle
 
 MCP_URL = "http://supervise:9100/mcp"
 
@@ -20,19 +20,8 @@ MCP_URL = "http://supervise:9100/mcp"
 @pytest.fixture(scope="module")
 def bottle(tmp_path_factory, docker_client, test_run_id):
     with running_bottle(tmp_path_factory.mktemp("sup"), docker_client, test_run_id, "sup") as b:
-        b.container("agent").put_archive("/home/node", _tar("mcp_client.mjs", (FAKES / "mcp_client.mjs").read_bytes()))
+        b.put_fake("mcp_client.mjs")
         yield b
-
-
-def _tar(name: str, data: bytes) -> bytes:
-    import io
-    import tarfile
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode = len(data), 0o644
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def mcp(bottle, *args: str) -> dict:

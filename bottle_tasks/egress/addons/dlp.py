@@ -78,6 +78,20 @@ class Dlp:
         else:
             log.info("egress dlp: %s on %s %s (%s)", flow.request.host, where, detected[0].kind, policy)
 
+    def _refused_as_too_large(self, flow: http.HTTPFlow, size: int | str) -> bool:
+        """A body past the scan limit cannot be vouched for: refused unless the route only logs."""
+        route = route_of(flow)
+        policy = route.dlp if route else "block"
+        if policy == "log":
+            return False
+        block(flow, Verdict.block(
+            "dlp",
+            f"the request body ({size} bytes) is larger than the {self.max_bytes}-byte DLP scan limit, and "
+            f"{flow.request.host} uses dlp: {policy}",
+            route,
+        ))
+        return True
+
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if settled(flow):
             return
@@ -108,14 +122,7 @@ class Dlp:
 
         size = _declared_length(req)
         if size is not None and size > self.max_bytes or req.stream:
-            policy = route.dlp if route else "block"
-            if policy != "log":
-                block(flow, Verdict.block(
-                    "dlp",
-                    f"the request body ({size if size is not None else 'streamed'} bytes) is larger than the "
-                    f"{self.max_bytes}-byte DLP scan limit, and {flow.request.host} uses dlp: {policy}",
-                    route,
-                ))
+            if self._refused_as_too_large(flow, size if size is not None else "streamed"):
                 return
             req.stream = self._stream_scanner(flow, secrets)
 
@@ -145,16 +152,8 @@ class Dlp:
             body = req.raw_content
         if not body:
             return
-        route = route_of(flow)
         if len(body) > self.max_bytes:
-            policy = route.dlp if route else "block"
-            if policy != "log":
-                block(flow, Verdict.block(
-                    "dlp",
-                    f"the request body ({len(body)} bytes) is larger than the {self.max_bytes}-byte DLP scan "
-                    f"limit, and {req.host} uses dlp: {policy}",
-                    route,
-                ))
+            if self._refused_as_too_large(flow, len(body)):
                 return
             body = body[: self.max_bytes]
         text = body.decode("latin-1")
@@ -163,14 +162,9 @@ class Dlp:
             return
 
         def redact_body() -> None:
-            detected = [m.value for m in find_secrets(text) if not m.owners]
-            new = text
-            for value in sorted(set(detected), key=len, reverse=True):
-                new = new.replace(value, "[REDACTED]")
-            req.content = new.encode("latin-1")
+            req.content = _redacted(text).encode("latin-1")
 
         self._apply(flow, "body", findings, redact_body)
-
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         """What the client sends over an upgraded connection gets the same scan as a body.
@@ -206,12 +200,16 @@ class Dlp:
             _refuse_ws(flow, f"a websocket message to {flow.request.host} carried the {f.kind}"
                              + (f" for {f.name}" if f.owners and f.name else ""))
         elif detected and policy == "redact":
-            new = text
-            for value in sorted({m.value for m in find_secrets(text) if not m.owners}, key=len, reverse=True):
-                new = new.replace(value, "[REDACTED]")
-            message.content = new.encode("latin-1")
+            message.content = _redacted(text).encode("latin-1")
         elif detected:
             log.info("egress dlp: %s in a websocket message to %s (log)", detected[0].kind, flow.request.host)
+
+
+def _redacted(text: str) -> str:
+    """``text`` with every detector finding (not the bottle's own secrets) replaced by [REDACTED]."""
+    for value in sorted({m.value for m in find_secrets(text) if not m.owners}, key=len, reverse=True):
+        text = text.replace(value, "[REDACTED]")
+    return text
 
 
 def _refuse_ws(flow: http.HTTPFlow, reason: str) -> None:

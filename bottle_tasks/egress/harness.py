@@ -28,11 +28,23 @@ from cryptography.x509.oid import NameOID
 
 __all__ = [
     "LOOPBACK", "TestCA", "make_ca", "Upstream", "Recorded", "Mitmdump",
-    "ProxyResponse", "proxy_request", "free_port",
+    "ProxyResponse", "proxy_request", "free_port", "stop_process",
 ]
 
 LOOPBACK = "127.0.0.1"
 ENTRY = Path(__file__).resolve().parent / "mitm_entry.py"
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds; reaped either way."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def free_port() -> int:
@@ -211,12 +223,7 @@ class Mitmdump:
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
 
     def log_lines(self) -> Iterator[dict]:
         if self.decision_log.exists():

@@ -20,6 +20,7 @@ import yaml
 
 from bottle_tasks import labels
 from tests.conftest import run_doit
+from tests.integration.conftest import remove_labelled
 from tests.integration.fakes.tls import make_upstream_tls
 
 FAKES = Path(__file__).parent / "fakes"
@@ -193,13 +194,7 @@ def running_bottle(root: Path, docker, run_id: str, prefix: str, workspace: Path
             if fake is not None:
                 fake.remove(force=True)
         b.doit(f"stop:{b.agent}")
-        flt = {"label": f"{labels.SLUG}={b.agent}"}
-        for c in docker.containers.list(all=True, filters=flt):
-            c.remove(force=True, v=True)
-        for n in docker.networks.list(filters=flt):
-            n.remove()
-        for v in docker.volumes.list(filters=flt):
-            v.remove(force=True)
+        remove_labelled(docker, f"{labels.SLUG}={b.agent}")
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)

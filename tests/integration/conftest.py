@@ -54,7 +54,12 @@ def _cleanup_test_objects(request, test_run_id):
         client.ping()
     except Exception:
         return
-    flt = {"label": [f"{TEST_LABEL}={test_run_id}"]}
+    remove_labelled(client, f"{TEST_LABEL}={test_run_id}")
+
+
+def remove_labelled(client, label: str) -> None:
+    """Remove every container (with its anonymous volumes), network and volume carrying ``label``."""
+    flt = {"label": [label]}
     for c in client.containers.list(all=True, filters=flt):
         c.remove(force=True, v=True)
     for n in client.networks.list(filters=flt):

@@ -15,6 +15,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from bottle_tasks.egress.harness import stop_process
 from tests.conftest import run_doit
 from tests.integration.conftest import SHARED_IMAGES, image_env, stamp, write_agent, write_bottle
 
@@ -50,12 +51,7 @@ def fresh_daemon(test_run_id):
         yield sock, client
     finally:
         client.close()
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=60)
         log.close()
         shutil.rmtree(root, ignore_errors=True)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from bottle_tasks.egress.harness import LOOPBACK, Mitmdump, free_port, make_ca
+from bottle_tasks.egress.harness import LOOPBACK, Mitmdump, free_port, make_ca, stop_process
 from bottle_tasks.supervise.proposals import reply
 from tests.conftest import REPO, run_doit
 
@@ -111,11 +111,7 @@ def serve(tmp_path, egress_proxy):
 
     yield start
     for served in started:
-        served.proc.terminate()
-        try:
-            served.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            served.proc.kill()
+        stop_process(served.proc)
 
 
 async def _wait_for_proposal(queue: Path, timeout: float = 30) -> str:

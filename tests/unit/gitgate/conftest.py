@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bottle_tasks.egress.harness import stop_process
 from bottle_tasks.plan import Capabilities, GitPlan, Plan, Resources
 
 AUTHOR = {"GIT_AUTHOR_NAME": "Agent", "GIT_AUTHOR_EMAIL": "agent@bottle", "GIT_COMMITTER_NAME": "Agent",
@@ -114,13 +115,8 @@ class LocalGate:
         raise AssertionError("gate did not listen within 20 s")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bottle_tasks.egress.harness import stop_process
 from tests.integration.fakes.tls import make_upstream_tls
 
 from .conftest import bare_upstream, commit_file, free_port, git
@@ -49,8 +50,7 @@ class HttpsUpstream:
         return [json.loads(line) for line in self.log.read_text().splitlines() if '"method"' in line]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+        stop_process(self.proc)
 
 
 @pytest.fixture
